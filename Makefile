@@ -32,7 +32,7 @@ VERSION  := $(shell cat VERSION 2>/dev/null || echo 0.0.0)
 .PHONY: all asan test test-quick clean install bench lint check-format
 all: $(B)/kbsyncd $(TEST_BIN)
 
-$(B)/obj/%.o: src/%.c $(wildcard src/*.h) | $(B)/obj
+$(B)/obj/%.o: src/%.c $(wildcard src/*.h src/*.inc) | $(B)/obj
 	$(CC) $(CFLAGS) -DKBSYNCD_VERSION='"$(VERSION)"' -Isrc -c -o $@ $<
 
 $(B)/libkbsyncd.a: $(LIB_OBJ)

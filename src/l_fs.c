@@ -1,0 +1,253 @@
+/* l_fs.c - host.fs: the few file-system calls the Lua side needs (state,
+ * spool, config).  Bulk data never passes through here. */
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <lauxlib.h>
+#include <limits.h>
+#include <lua.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+static int fail(lua_State *L, const char *what, const char *path)
+{
+    int e = errno;
+    lua_pushnil(L);
+    lua_pushfstring(L, "%s %s: %s", what, path, strerror(e));
+    lua_pushinteger(L, e);
+    return 3;
+}
+
+static const char *type_name(mode_t m)
+{
+    if (S_ISREG(m)) return "file";
+    if (S_ISDIR(m)) return "dir";
+    if (S_ISLNK(m)) return "symlink";
+    if (S_ISFIFO(m)) return "fifo";
+    return "other";
+}
+
+static int l_stat(lua_State *L)
+{
+    const char *path = luaL_checkstring(L, 1);
+    struct stat st;
+    if (lstat(path, &st) < 0) return fail(L, "stat", path);
+    lua_createtable(L, 0, 6);
+    lua_pushstring(L, type_name(st.st_mode));
+    lua_setfield(L, -2, "type");
+    lua_pushinteger(L, (lua_Integer)st.st_size);
+    lua_setfield(L, -2, "size");
+#ifdef __APPLE__
+    lua_Integer mt = (lua_Integer)st.st_mtimespec.tv_sec * 1000000000 + st.st_mtimespec.tv_nsec;
+#else
+    lua_Integer mt = (lua_Integer)st.st_mtim.tv_sec * 1000000000 + st.st_mtim.tv_nsec;
+#endif
+    lua_pushinteger(L, mt);
+    lua_setfield(L, -2, "mtime_ns");
+    lua_pushinteger(L, (lua_Integer)st.st_ino);
+    lua_setfield(L, -2, "ino");
+    lua_pushinteger(L, (lua_Integer)st.st_dev);
+    lua_setfield(L, -2, "dev");
+    lua_pushinteger(L, (lua_Integer)(st.st_mode & 07777));
+    lua_setfield(L, -2, "mode");
+    return 1;
+}
+
+static int l_read(lua_State *L)
+{
+    const char *path = luaL_checkstring(L, 1);
+    lua_Integer max = luaL_optinteger(L, 2, 64 * 1024 * 1024);
+    FILE *f = fopen(path, "rb");
+    if (!f) return fail(L, "open", path);
+    struct stat st;
+    if (fstat(fileno(f), &st) == 0 && st.st_size > max) {
+        fclose(f);
+        lua_pushnil(L);
+        lua_pushfstring(L, "read %s: larger than %I bytes", path, max);
+        return 2;
+    }
+    luaL_Buffer b;
+    luaL_buffinit(L, &b);
+    size_t n;
+    lua_Integer total = 0;
+    do {
+        char *p = luaL_prepbuffer(&b);
+        n = fread(p, 1, LUAL_BUFFERSIZE, f);
+        luaL_addsize(&b, n);
+        total += (lua_Integer)n;
+    } while (n > 0 && total <= max);
+    int err = ferror(f);
+    fclose(f);
+    if (err) return fail(L, "read", path);
+    luaL_pushresult(&b);
+    return 1;
+}
+
+static int fsync_dir_of(const char *path)
+{
+    char dir[PATH_MAX];
+    snprintf(dir, sizeof dir, "%s", path);
+    char *slash = strrchr(dir, '/');
+    if (slash == dir) slash[1] = 0;
+    else if (slash) *slash = 0;
+    else snprintf(dir, sizeof dir, ".");
+    int fd = open(dir, O_RDONLY | O_DIRECTORY);
+    if (fd < 0) return -1;
+    fsync(fd);
+    close(fd);
+    return 0;
+}
+
+/* Write temp, fsync, rename over, fsync the folder: after a crash the file
+ * is either the old or the new version, never a torn one. */
+static int l_write_atomic(lua_State *L)
+{
+    size_t len;
+    const char *path = luaL_checkstring(L, 1);
+    const char *data = luaL_checklstring(L, 2, &len);
+    int mode = (int)luaL_optinteger(L, 3, 0644);
+    char tmp[PATH_MAX];
+    snprintf(tmp, sizeof tmp, "%s.tmp.%ld", path, (long)getpid());
+    int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, mode);
+    if (fd < 0) return fail(L, "create", tmp);
+    size_t off = 0;
+    while (off < len) {
+        ssize_t w = write(fd, data + off, len - off);
+        if (w < 0) {
+            if (errno == EINTR) continue;
+            int e = errno;
+            close(fd);
+            unlink(tmp);
+            errno = e;
+            return fail(L, "write", tmp);
+        }
+        off += (size_t)w;
+    }
+    if (fsync(fd) < 0 || close(fd) < 0) {
+        int e = errno;
+        unlink(tmp);
+        errno = e;
+        return fail(L, "fsync", tmp);
+    }
+    if (rename(tmp, path) < 0) {
+        int e = errno;
+        unlink(tmp);
+        errno = e;
+        return fail(L, "rename", path);
+    }
+    fsync_dir_of(path);
+    lua_pushboolean(L, 1);
+    return 1;
+}
+
+static int l_mkdir_p(lua_State *L)
+{
+    const char *path = luaL_checkstring(L, 1);
+    int mode = (int)luaL_optinteger(L, 2, 0755);
+    char buf[PATH_MAX];
+    snprintf(buf, sizeof buf, "%s", path);
+    for (char *p = buf + 1; *p; p++) {
+        if (*p != '/') continue;
+        *p = 0;
+        if (mkdir(buf, (mode_t)mode) < 0 && errno != EEXIST) return fail(L, "mkdir", buf);
+        *p = '/';
+    }
+    if (mkdir(buf, (mode_t)mode) < 0 && errno != EEXIST) return fail(L, "mkdir", buf);
+    lua_pushboolean(L, 1);
+    return 1;
+}
+
+static int l_remove(lua_State *L)
+{
+    const char *path = luaL_checkstring(L, 1);
+    if (unlink(path) < 0 && errno != ENOENT) return fail(L, "remove", path);
+    lua_pushboolean(L, 1);
+    return 1;
+}
+
+static int l_rename(lua_State *L)
+{
+    const char *from = luaL_checkstring(L, 1), *to = luaL_checkstring(L, 2);
+    if (rename(from, to) < 0) return fail(L, "rename", from);
+    lua_pushboolean(L, 1);
+    return 1;
+}
+
+static int l_list(lua_State *L)
+{
+    const char *path = luaL_checkstring(L, 1);
+    DIR *d = opendir(path);
+    if (!d) return fail(L, "list", path);
+    lua_newtable(L);
+    int i = 0;
+    struct dirent *e;
+    while ((e = readdir(d)) != NULL) {
+        if (strcmp(e->d_name, ".") == 0 || strcmp(e->d_name, "..") == 0) continue;
+        lua_pushstring(L, e->d_name);
+        lua_rawseti(L, -2, ++i);
+    }
+    closedir(d);
+    return 1;
+}
+
+static int l_realpath(lua_State *L)
+{
+    const char *path = luaL_checkstring(L, 1);
+    char buf[PATH_MAX];
+    if (!realpath(path, buf)) return fail(L, "realpath", path);
+    lua_pushstring(L, buf);
+    return 1;
+}
+
+static int l_dirname(lua_State *L)
+{
+    size_t len;
+    const char *p = luaL_checklstring(L, 1, &len);
+    while (len > 1 && p[len - 1] == '/') len--;
+    while (len > 0 && p[len - 1] != '/') len--;
+    while (len > 1 && p[len - 1] == '/') len--;
+    if (len == 0) lua_pushliteral(L, ".");
+    else lua_pushlstring(L, p, len);
+    return 1;
+}
+
+static int l_basename(lua_State *L)
+{
+    size_t len;
+    const char *p = luaL_checklstring(L, 1, &len);
+    while (len > 1 && p[len - 1] == '/') len--;
+    size_t start = len;
+    while (start > 0 && p[start - 1] != '/') start--;
+    lua_pushlstring(L, p + start, len - start);
+    return 1;
+}
+
+static int l_join(lua_State *L)
+{
+    int n = lua_gettop(L);
+    luaL_Buffer b;
+    luaL_buffinit(L, &b);
+    for (int i = 1; i <= n; i++) {
+        size_t len;
+        const char *s = luaL_checklstring(L, i, &len);
+        if (i > 1 && len && s[0] != '/') luaL_addchar(&b, '/');
+        luaL_addlstring(&b, s, len);
+    }
+    luaL_pushresult(&b);
+    return 1;
+}
+
+int luaopen_host_fs(lua_State *L);
+int luaopen_host_fs(lua_State *L)
+{
+    static const luaL_Reg fns[] = {
+        {"stat", l_stat},       {"read", l_read},         {"write_atomic", l_write_atomic},
+        {"mkdir_p", l_mkdir_p}, {"remove", l_remove},     {"rename", l_rename},
+        {"list", l_list},       {"realpath", l_realpath}, {"dirname", l_dirname},
+        {"basename", l_basename}, {"join", l_join},       {NULL, NULL}};
+    luaL_newlib(L, fns);
+    return 1;
+}

@@ -1,0 +1,40 @@
+/* modules.c - the host modules handed to Lua through package.preload
+ * (linit.c's recipe): `require "host.http"` works, and no globals are
+ * added.  Adding a binding = one line here plus its luaopen_ function. */
+#include <lauxlib.h>
+#include <lua.h>
+
+int luaopen_host_task(lua_State *L);
+int luaopen_host_timer(lua_State *L);
+int luaopen_host_http(lua_State *L);
+int luaopen_host_log(lua_State *L);
+int luaopen_host_env(lua_State *L);
+int luaopen_host_fs(lua_State *L);
+int luaopen_host_csv(lua_State *L) __attribute__((weak));
+int luaopen_host_stage(lua_State *L) __attribute__((weak));
+int luaopen_host_watch(lua_State *L) __attribute__((weak));
+int luaopen_cjson(lua_State *L);
+int luaopen_cjson_safe(lua_State *L);
+
+void host_preload_modules(lua_State *L);
+void host_preload_modules(lua_State *L)
+{
+    const struct {
+        const char *name;
+        lua_CFunction open;
+    } mods[] = {
+        {"host.task", luaopen_host_task},   {"host.timer", luaopen_host_timer},
+        {"host.http", luaopen_host_http},   {"host.log", luaopen_host_log},
+        {"host.env", luaopen_host_env},     {"host.fs", luaopen_host_fs},
+        {"host.csv", luaopen_host_csv},     {"host.stage", luaopen_host_stage},
+        {"host.watch", luaopen_host_watch}, {"cjson", luaopen_cjson},
+        {"cjson.safe", luaopen_cjson_safe},
+    };
+    luaL_getsubtable(L, LUA_REGISTRYINDEX, LUA_PRELOAD_TABLE);
+    for (size_t i = 0; i < sizeof mods / sizeof mods[0]; i++) {
+        if (!mods[i].open) continue; /* a binding not linked into this build */
+        lua_pushcfunction(L, mods[i].open);
+        lua_setfield(L, -2, mods[i].name);
+    }
+    lua_pop(L, 1);
+}
