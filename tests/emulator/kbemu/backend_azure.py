@@ -8,6 +8,7 @@ and with a read SAS (to fetch what was uploaded).
 import base64
 import hashlib
 import hmac
+import http.client
 import time
 import urllib.error
 import urllib.parse
@@ -69,12 +70,22 @@ class AzureBackend:
         self.blob_endpoint = f"{self.azurite_url}/{ACCOUNT}"
 
     def _create_container(self, container):
+        # http.client rather than urllib: urllib would add a form Content-Type
+        # to the PUT, which is part of the Shared Key string to sign.
         path = f"/{ACCOUNT}/{container}"
-        query = {"restype": "container"}
-        request = urllib.request.Request(
-            f"{self.azurite_url}{path}?restype=container", method="PUT", data=b"",
-            headers=_shared_key_headers("PUT", path, query))
-        urllib.request.urlopen(request, timeout=10).read()
+        target = urllib.parse.urlsplit(self.azurite_url)
+        connection = http.client.HTTPConnection(target.hostname, target.port, timeout=10)
+        try:
+            headers = _shared_key_headers("PUT", path, {"restype": "container"})
+            headers["Content-Length"] = "0"
+            connection.request("PUT", f"{path}?restype=container", body=b"", headers=headers)
+            response = connection.getresponse()
+            detail = response.read()
+        finally:
+            connection.close()
+        if response.status != 201:
+            raise RuntimeError(f"Azurite refused to create container {container}: "
+                               f"{response.status} {detail[:300]!r}")
 
     def prepare(self, stored, project_id):
         container = f"exp-15-files-{project_id}-{stored.id}-{time.strftime('%Y-%m-%d', time.gmtime())}"
