@@ -1,0 +1,6 @@
+#!/usr/bin/env python3
+"""The official folder-sync call sequence against a aws rig."""
+from sequence import run_sequence
+
+if __name__ == "__main__":
+    run_sequence("aws")
