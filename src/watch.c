@@ -227,7 +227,7 @@ static void overflow_make_pending(watch_t *w)
               "action", "rescanning every folder", NULL);
     int was_empty = !watch_has_pending(w);
     w->overflow_pending = 1;
-    w->last_overflow_ms = loop_now(w->loop);
+    w->last_overflow_ms = loop_now_update(w->loop);
     w->overflow_reported = 1;
     notify_if_first(w, was_empty);
 }
@@ -242,7 +242,7 @@ static void overflow_timer_fired(loop_t *l, loop_timer_t *t, void *data)
 void watch_report_overflow(watch_t *w)
 {
     w->overflows++;
-    uint64_t now = loop_now(w->loop);
+    uint64_t now = loop_now_update(w->loop);
     if (w->overflow_timer) return; /* a report is already scheduled */
     if (!w->overflow_reported ||
         now >= w->last_overflow_ms + WATCH_OVERFLOW_MIN_GAP_MS) {

@@ -148,4 +148,7 @@ int watch_poll_has(const watch_poll_t *p, const char *folder, size_t len);
 size_t watch_poll_count(const watch_poll_t *p);
 /* Compare every folder now, as the timer does (tests, overflow). */
 void watch_poll_check(watch_poll_t *p);
+/* Folder-list mode: drop folders that are no longer directories of the
+ * root, marking each dirty (used when the root's folder set changed). */
+void watch_poll_prune(watch_poll_t *p);
 #endif
