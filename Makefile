@@ -14,12 +14,18 @@ PKG_CFLAGS := $(shell pkg-config --cflags $(PKGS))
 PKG_LIBS   := $(shell pkg-config --libs $(PKGS))
 WARN     := -Wall -Wextra -Wshadow -Wstrict-prototypes -Wmissing-prototypes \
             -Wno-unused-parameter
-CFLAGS   ?= -O2 -g
-CFLAGS   += -std=c11 -D_GNU_SOURCE $(WARN) $(PKG_CFLAGS) $(EXTRA_CFLAGS)
-LDLIBS   += $(PKG_LIBS) -lm
-ifeq ($(WERROR),1)
-CFLAGS   += -Werror
+OPT      ?= -O2 -g
+SAN      ?=
+# CI builds with -Werror (CI=true is set by the CI runner).
+ifeq ($(CI),true)
+WERROR   ?= 1
 endif
+ifeq ($(WERROR),1)
+WARN     += -Werror
+endif
+override CFLAGS  := $(OPT) $(SAN) -std=c11 -D_GNU_SOURCE $(WARN) $(PKG_CFLAGS) $(EXTRA_CFLAGS)
+override LDFLAGS := $(SAN) $(LDFLAGS)
+LDLIBS   += $(PKG_LIBS) -lm
 
 B        ?= build
 LIB_SRC  := $(filter-out src/main.c,$(wildcard src/*.c))
@@ -49,9 +55,8 @@ $(B)/obj $(B)/tests:
 
 # The sanitizer build: same sources, separate tree, so both can coexist.
 asan:
-	$(MAKE) B=build-asan CFLAGS="-O1 -g -fno-omit-frame-pointer \
-	  -fsanitize=address,undefined -fno-sanitize-recover=undefined" \
-	  LDFLAGS="-fsanitize=address,undefined" all
+	$(MAKE) B=build-asan OPT="-O1 -g -fno-omit-frame-pointer" \
+	  SAN="-fsanitize=address,undefined -fno-sanitize-recover=undefined" all
 
 # Every suite, then the host suites again under ASan+UBSan.  tests/run ends
 # with the line "N passed, N failed".

@@ -318,5 +318,6 @@ uint64_t loop_run(loop_t *l)
         loop_run_once(l, -1);
         turns++;
     }
+    l->stop = 0; /* a later loop_run_once must sleep normally */
     return turns;
 }

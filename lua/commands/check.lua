@@ -1,0 +1,66 @@
+-- commands/check.lua - `kbsyncd check`: is everything in place to sync?
+--
+-- Validates config and .env (done by the time we run), verifies the token
+-- against the stack and prints what the daemon will work with.  One clear
+-- line and a distinct exit code for each way it can fail.
+local config = require "config"
+local http = require "host.http"
+local log = require "host.log"
+
+local M = {}
+
+local function say(fmt, ...) io.stdout:write(string.format(fmt, ...), "\n") end
+local function fail(msg) io.stderr:write("kbsyncd: ", msg, "\n") end
+
+function M.run(cfg, o)
+  local EXIT = require("daemon_exit")
+  local ok, err = config.require_keboola(cfg)
+  if not ok then fail(err); return EXIT.usage end
+  if not http.async_dns() then
+    log.warn("dns_blocking", { action = "libcurl here resolves names synchronously; a slow DNS server will stall the daemon" })
+  end
+  local kbc = require "keboola"
+  -- A check should answer quickly: a few attempts, not the daemon's
+  -- retry-forever policy.
+  local retry = { base_ms = cfg.retry.base_ms, cap_ms = math.min(cfg.retry.cap_ms, 4000),
+                  max_attempts = cfg.retry.max_attempts or 3 }
+  local client = kbc.new { host = cfg.keboola.host, token = cfg.keboola.token,
+    s3_endpoint = cfg.keboola.s3_endpoint, gcs_endpoint = cfg.keboola.gcs_endpoint,
+    http = { connect_timeout_ms = cfg.http.connect_timeout_ms,
+             timeout_ms = math.min(cfg.http.timeout_ms, 30000), ca_bundle = cfg.http.ca_bundle },
+    retry = retry, version = require("host.task").version }
+  local info, verr = client:verify_token()
+  if not info then
+    if verr.kind == "auth" then
+      fail("the Storage API token was rejected by " .. cfg.keboola.host ..
+        " (HTTP 401): check KBC_STORAGE_API_TOKEN in .env and that the token belongs to this stack")
+      return EXIT.auth
+    end
+    fail("cannot verify the token at " .. cfg.keboola.host .. ": " .. tostring(verr) ..
+      " (check KBC_STORAGE_API_HOST and the network)")
+    return EXIT.unreachable
+  end
+  say("config        %s", cfg.config_file or "(defaults only)")
+  say("watch_dir     %s", cfg.watch_dir or "(not set: run/once need it)")
+  say("stack         %s", cfg.keboola.host)
+  say("project       %s (id %s)", tostring(info.project_name), tostring(info.project_id))
+  say("token         %s (id %s)%s", tostring(info.description), tostring(info.token_id),
+    info.is_master and ", master" or "")
+  say("file storage  %s%s", tostring(info.file_storage_provider),
+    info.region and (" (" .. info.region .. ")") or "")
+  say("buckets       %s", info.can_manage_buckets and "can create buckets"
+    or "cannot create buckets: folders need existing buckets with write access")
+  local n = 0
+  for _ in pairs(info.bucket_permissions or {}) do n = n + 1 end
+  if not info.can_manage_buckets and n > 0 then
+    say("permissions   %d bucket(s) with explicit rights", n)
+  end
+  if cfg.watch_dir and not require("host.fs").stat(cfg.watch_dir) then
+    fail("watch_dir " .. cfg.watch_dir .. " does not exist: create it or fix watch_dir")
+    return EXIT.usage
+  end
+  say("ok")
+  return EXIT.ok
+end
+
+return M
