@@ -1,0 +1,2 @@
+-- policy.lua as the docker test starts: no overrides, default naming.
+return {}
