@@ -87,7 +87,8 @@ def main(argv):
     signal.signal(signal.SIGTERM, lambda *_: stop.set())
     signal.signal(signal.SIGINT, lambda *_: stop.set())
     stop.wait()
-    api.shutdown()
+    # No graceful drain: serving threads are daemons and tests want a quick stop.
+    api.server_close()
     return 0
 
 
