@@ -328,9 +328,13 @@ static void test_open_errors(void)
     watch_options_t o = {.root = "/nonexistent/kbsyncd", .backend = WATCH_AUTO};
     TAP_OK(!watch_open(l, &o, err, sizeof err) && strstr(err, "No such file"),
            "missing root fails with a message (%s)", err);
-    o.root = "/etc/hostname";
-    TAP_OK(!watch_open(l, &o, err, sizeof err) && strstr(err, "Not a directory"),
+    char file[] = "/tmp/kbsyncd-watch-file-XXXXXX";
+    int fd = mkstemp(file);
+    o.root = file;
+    TAP_OK(fd >= 0 && !watch_open(l, &o, err, sizeof err) && strstr(err, "Not a directory"),
            "a file as root fails (%s)", err);
+    if (fd >= 0) close(fd);
+    unlink(file);
     loop_free(l);
 }
 
