@@ -233,7 +233,10 @@ static int l_join(lua_State *L)
     for (int i = 1; i <= n; i++) {
         size_t len;
         const char *s = luaL_checklstring(L, i, &len);
-        if (i > 1 && len && s[0] != '/') luaL_addchar(&b, '/');
+        /* one separator between parts, whatever each part ends or starts with */
+        if (i > 1 && len && s[0] != '/' && luaL_bufflen(&b) > 0 &&
+            luaL_buffaddr(&b)[luaL_bufflen(&b) - 1] != '/')
+            luaL_addchar(&b, '/');
         luaL_addlstring(&b, s, len);
     }
     luaL_pushresult(&b);

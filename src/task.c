@@ -452,11 +452,21 @@ static int l_runtime(lua_State *L)
     return 1;
 }
 
+static int l_slice_limit(lua_State *L)
+{
+    runtime_t *rt = runtime_of(L);
+    lua_Integer old = (lua_Integer)rt->slice_limit_ms;
+    if (!lua_isnoneornil(L, 1)) rt->slice_limit_ms = (uint64_t)luaL_checkinteger(L, 1);
+    lua_pushinteger(L, old);
+    return 1;
+}
+
 int luaopen_host_task(lua_State *L);
 int luaopen_host_task(lua_State *L)
 {
     static const luaL_Reg fns[] = {{"spawn", l_spawn}, {"yield", l_yield}, {"id", l_id},
-                                   {"count", l_count}, {"runtime", l_runtime}, {NULL, NULL}};
+                                   {"count", l_count}, {"runtime", l_runtime},
+                                   {"slice_limit", l_slice_limit}, {NULL, NULL}};
     luaL_newlib(L, fns);
 #ifdef KBSYNCD_VERSION
     lua_pushstring(L, KBSYNCD_VERSION);
