@@ -156,11 +156,11 @@ static inline void after_close(csv_scanner *s, int next)
 static inline void visit(csv_scanner *s, const unsigned char *p,
                          uint64_t base, size_t n, uint64_t at)
 {
-    const unsigned char c = p[at - base];
-    const uint64_t end = base + n;
-    const int next = (at + 1 < end) ? p[at + 1 - base] : -1;
-
+    /* the byte after this one, or -1 at the end of the slice; only a few
+     * cases need it, so it is read on demand */
+#define NEXT_BYTE() ((at + 1 < base + n) ? (int)p[at + 1 - base] : -1)
     if (at < s->skip_to) return; /* escaped or the second of a pair */
+    const unsigned char c = p[at - base];
     if (s->state == S_FIELD) {
         if (c == s->d.delimiter) {
             emit_run(s, p, base, at);
@@ -173,22 +173,28 @@ static inline void visit(csv_scanner *s, const unsigned char *p,
         } else if (c == '\r') {
             emit_run(s, p, base, at);
             end_field(s, at);
-            on_cr(s, at, next);
+            on_cr(s, at, NEXT_BYTE());
         } else if (c == s->d.quote && at == s->field_start) {
             s->state = S_QUOTED;
             s->field_quoted = 1;
             s->run_start = at + 1;
         } else if (c == s->d.escape) {
+            const int next = NEXT_BYTE();
             emit_run(s, p, base, at);
             s->run_start = at + 1;
-            if (next < 0) s->state = S_ESC_FIELD;
-            else s->skip_to = at + 2;
+            if (next < 0) {
+                s->state = S_ESC_FIELD;
+            } else {
+                s->skip_to = at + 2;
+                if (next == '\n' || next == '\r') s->line++;
+            }
         }
         /* else: an enclosure byte inside a field is data */
         return;
     }
     /* S_QUOTED */
     if (c == s->d.quote) {
+        const int next = NEXT_BYTE();
         if (next == (int)s->d.quote) { /* doubled: one literal enclosure */
             emit_run(s, p, base, at + 1);
             s->run_start = s->skip_to = at + 2;
@@ -199,6 +205,7 @@ static inline void visit(csv_scanner *s, const unsigned char *p,
         if (next < 0) s->state = S_QUOTE_SEEN;
         else after_close(s, next);
     } else if (c == s->d.escape) {
+        const int next = NEXT_BYTE();
         emit_run(s, p, base, at);
         s->run_start = at + 1;
         if (next < 0) {
@@ -215,6 +222,7 @@ static inline void visit(csv_scanner *s, const unsigned char *p,
     }
     /* else: a delimiter inside an enclosure is data */
 }
+#undef NEXT_BYTE
 
 /* Takes the decision parked at the end of the previous slice, using the
  * first byte of this one (p[0], offset `base`). */
@@ -225,8 +233,6 @@ static void resolve_pending(csv_scanner *s, const unsigned char *p,
     switch (s->state) {
     case S_QUOTE_SEEN:
         if (c == s->d.quote) {
-            static const unsigned char one_quote_sentinel = 0;
-            (void)one_quote_sentinel;
             s->state = S_QUOTED;
             if (s->sink.data) s->sink.data(s->sink.ctx, &s->d.quote, 1);
             s->run_start = s->skip_to = base + 1;
@@ -239,7 +245,7 @@ static void resolve_pending(csv_scanner *s, const unsigned char *p,
         /* p[0] is literal: it starts the next run; skip its special
          * meaning */
         s->state = (s->state == S_ESC_QUOTED) ? S_QUOTED : S_FIELD;
-        if (s->state == S_QUOTED && (c == '\n' || c == '\r')) s->line++;
+        if (c == '\n' || c == '\r') s->line++;
         s->skip_to = base + 1;
         break;
     case S_AFTER_CR:
@@ -307,11 +313,10 @@ void csv_scan(csv_scanner *s, const unsigned char *p, size_t n)
     size_t i = 0;
 
     if (n == 0 || s->finished) return;
-    if (s->state != S_FIELD && s->state != S_QUOTED) {
+    /* p[0] settles a parked decision; unless that consumed it (skip_to),
+     * the loop below still visits it */
+    if (s->state != S_FIELD && s->state != S_QUOTED)
         resolve_pending(s, p, base);
-        /* p[0] was consumed by the decision unless it stays to be visited
-         * (an unconsumed CR-follower or a byte after a closing enclosure) */
-    }
 #if defined(__SSE2__)
     specials_v v;
     specials_init(&v, &s->d);

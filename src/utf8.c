@@ -1,0 +1,223 @@
+/* utf8.c - see utf8.h.
+ *
+ * The byte ranges follow Table 3-7 ("Well-Formed UTF-8 Byte Sequences") of
+ * the Unicode standard: the lead byte fixes the length and the allowed
+ * range of the *second* byte, which is how overlongs (E0 80..9F, F0
+ * 80..8F), surrogates (ED A0..BF) and values past U+10FFFF (F4 90..BF) are
+ * excluded without decoding the code point.
+ *
+ * Columns are characters, not bytes: the validator counts continuation
+ * bytes, so column = bytes since the line start minus continuation bytes
+ * since the line start. */
+#include "utf8.h"
+
+#include <string.h>
+#if defined(__SSE2__)
+#include <emmintrin.h>
+#endif
+
+void utf8_init(utf8_validator *v, uint64_t offset, unsigned char newline)
+{
+    memset(v, 0, sizeof *v);
+    v->offset = v->line_start = offset;
+    v->line = 1;
+    v->newline = newline ? newline : '\n';
+}
+
+static void fail(utf8_validator *v, uint64_t at, uint64_t cont_before,
+                 const char *message)
+{
+    v->failed = 1;
+    v->err.offset = at;
+    v->err.line = v->line;
+    v->err.column =
+        (at - v->line_start) - (cont_before - v->cont_at_line_start) + 1;
+    v->err.message = message;
+}
+
+static const char *lead_problem(unsigned char c)
+{
+    if (c >= 0x80 && c <= 0xBF) return "unexpected continuation byte";
+    if (c == 0xC0 || c == 0xC1) return "overlong encoding";
+    return "byte that never occurs in UTF-8 (0xF5-0xFF)";
+}
+
+/* Why the second byte `c` of a sequence led by `lead` is wrong. */
+static const char *second_problem(unsigned char lead, unsigned char c)
+{
+    if (c < 0x80 || c > 0xBF) return "truncated sequence";
+    if (lead == 0xE0 || lead == 0xF0) return "overlong encoding";
+    if (lead == 0xED) return "UTF-16 surrogate";
+    return "code point above U+10FFFF";
+}
+
+/* One byte, the slow way.  Returns -1 on error. */
+static int step(utf8_validator *v, unsigned char c)
+{
+    const uint64_t at = v->offset;
+
+    if (v->need) {
+        if (c < v->lo || c > v->hi) {
+            const char *why = (v->need == v->seq_len - 1)
+                                  ? second_problem(v->lead, c)
+                                  : "truncated sequence";
+            fail(v, v->seq_start, v->cont_total, why);
+            return -1;
+        }
+        v->lo = 0x80;
+        v->hi = 0xBF;
+        if (--v->need == 0) v->cont_total += v->seq_len - 1;
+        v->offset++;
+        return 0;
+    }
+    if (c < 0x80) {
+        if (c == 0) {
+            fail(v, at, v->cont_total, "NUL byte");
+            return -1;
+        }
+        if (c == v->newline) {
+            v->line++;
+            v->line_start = at + 1;
+            v->cont_at_line_start = v->cont_total;
+        }
+        v->offset++;
+        return 0;
+    }
+    v->seq_start = at;
+    v->lead = c;
+    v->lo = 0x80;
+    v->hi = 0xBF;
+    if (c >= 0xC2 && c <= 0xDF) {
+        v->need = 1;
+    } else if (c >= 0xE0 && c <= 0xEF) {
+        v->need = 2;
+        if (c == 0xE0) v->lo = 0xA0;
+        if (c == 0xED) v->hi = 0x9F;
+    } else if (c >= 0xF0 && c <= 0xF4) {
+        v->need = 3;
+        if (c == 0xF0) v->lo = 0x90;
+        if (c == 0xF4) v->hi = 0x8F;
+    } else {
+        fail(v, at, v->cont_total, lead_problem(c));
+        return -1;
+    }
+    v->seq_len = v->need + 1;
+    v->offset++;
+    return 0;
+}
+
+/* Exact per-byte zero test: the high bit of each byte of the result is set
+ * iff that byte of x is zero. */
+static inline uint64_t zero_bytes(uint64_t x)
+{
+    const uint64_t low7 = 0x7F7F7F7F7F7F7F7FULL;
+    return ~(((x & low7) + low7) | x | low7);
+}
+
+/* An ASCII, NUL-free block of `n` bytes whose newline positions are the
+ * high bits of `nl` (bit 8k+7 for byte k): only line bookkeeping. */
+static inline void ascii_block(utf8_validator *v, size_t n, uint64_t nl,
+                               int bits_per_byte)
+{
+    if (nl) {
+        unsigned last = (63u - (unsigned)__builtin_clzll(nl)) /
+                        (unsigned)bits_per_byte;
+        v->line += (uint64_t)__builtin_popcountll(nl);
+        v->line_start = v->offset + last + 1;
+        v->cont_at_line_start = v->cont_total;
+    }
+    v->offset += n;
+}
+
+/* A whole non-ASCII character at p[0..avail): its length when valid, 0
+ * when it is invalid or cut by the slice end (then step() decides, and
+ * words the error). */
+static inline size_t whole_char(const unsigned char *p, size_t avail)
+{
+    unsigned char c = p[0], lo = 0x80, hi = 0xBF;
+    size_t len;
+    if (c >= 0xC2 && c <= 0xDF) {
+        len = 2;
+    } else if (c >= 0xE0 && c <= 0xEF) {
+        len = 3;
+        if (c == 0xE0) lo = 0xA0;
+        if (c == 0xED) hi = 0x9F;
+    } else if (c >= 0xF0 && c <= 0xF4) {
+        len = 4;
+        if (c == 0xF0) lo = 0x90;
+        if (c == 0xF4) hi = 0x8F;
+    } else {
+        return 0;
+    }
+    if (avail < len || p[1] < lo || p[1] > hi) return 0;
+    for (size_t k = 2; k < len; k++)
+        if (p[k] < 0x80 || p[k] > 0xBF) return 0;
+    return len;
+}
+
+int utf8_feed(utf8_validator *v, const unsigned char *p, size_t n)
+{
+    size_t i = 0;
+
+    if (v->failed) return -1;
+    while (i < n) {
+        if (v->need == 0) {
+#if defined(__SSE2__)
+            const __m128i zero = _mm_setzero_si128();
+            const __m128i nlv = _mm_set1_epi8((char)v->newline);
+            while (i + 16 <= n) {
+                __m128i x = _mm_loadu_si128((const __m128i *)(const void *)(p + i));
+                unsigned stop = (unsigned)_mm_movemask_epi8(
+                    _mm_or_si128(x, _mm_cmpeq_epi8(x, zero)));
+                unsigned nl = (unsigned)_mm_movemask_epi8(_mm_cmpeq_epi8(x, nlv));
+                if (!stop) {
+                    ascii_block(v, 16, nl, 1);
+                    i += 16;
+                    continue;
+                }
+                /* the ASCII bytes before the first byte needing care */
+                unsigned k = (unsigned)__builtin_ctz(stop);
+                ascii_block(v, k, nl & ((1u << k) - 1), 1);
+                i += k;
+                break;
+            }
+#else
+            while (i + 8 <= n) {
+                uint64_t w;
+                memcpy(&w, p + i, 8);
+                if ((w & 0x8080808080808080ULL) || zero_bytes(w)) break;
+                ascii_block(v, 8,
+                            zero_bytes(w ^ (0x0101010101010101ULL * v->newline)),
+                            8);
+                i += 8;
+            }
+#endif
+            if (i < n && p[i] >= 0x80) {
+                size_t len = whole_char(p + i, n - i);
+                if (len) {
+                    v->cont_total += len - 1;
+                    v->offset += len;
+                    i += len;
+                    continue;
+                }
+            }
+        }
+        /* the slow way: a NUL, an error, a character split across slices
+         * or the tail of the slice */
+        if (i < n) {
+            if (step(v, p[i]) < 0) return -1;
+            i++;
+        }
+    }
+    return 0;
+}
+
+int utf8_finish(utf8_validator *v)
+{
+    if (v->failed) return -1;
+    if (v->need) {
+        fail(v, v->seq_start, v->cont_total, "truncated sequence at end of file");
+        return -1;
+    }
+    return 0;
+}
