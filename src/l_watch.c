@@ -160,7 +160,10 @@ static lwatch_t *check_open(lua_State *L)
     return lw;
 }
 
-/* Pushes the pending events as an array (empty when none). */
+/* Pushes the pending events as an array (empty when none).  Runs either
+ * inside wait() or on the suspended coroutine just before it resumes; in
+ * both cases it is on wait()'s C frame, which Lua gave LUA_MINSTACK slots
+ * and which uses three, so the four pushed here fit without a check. */
 static int push_events(lua_State *co, void *ud)
 {
     lwatch_t *lw = ud;

@@ -96,6 +96,15 @@ static int slots_grow(watch_t *w)
     return 0;
 }
 
+/* Out of memory while recording a hint: a lost hint must still lead to a
+ * rescan, and the overflow flag needs no allocation. */
+static void lost_hint(watch_t *w)
+{
+    int was_empty = !watch_has_pending(w);
+    w->overflow_pending = 1;
+    notify_if_first(w, was_empty);
+}
+
 void watch_mark_dirty(watch_t *w, const char *folder, size_t len)
 {
     uint64_t h = name_hash(folder, len);
@@ -107,18 +116,10 @@ void watch_mark_dirty(watch_t *w, const char *folder, size_t len)
                 return; /* already pending: coalesced */
         }
     }
-    if ((w->dirty_count + 1) * 2 > w->slot_cap && slots_grow(w) != 0) {
-        /* Out of memory: a lost hint must still lead to a rescan. */
-        int was_empty = !watch_has_pending(w);
-        w->overflow_pending = 1;
-        notify_if_first(w, was_empty);
-        return;
-    }
     dirty_name_t *d = malloc(sizeof *d + len + 1);
-    if (!d) {
-        int was_empty = !watch_has_pending(w);
-        w->overflow_pending = 1;
-        notify_if_first(w, was_empty);
+    if (!d || ((w->dirty_count + 1) * 2 > w->slot_cap && slots_grow(w) != 0)) {
+        free(d);
+        lost_hint(w);
         return;
     }
     int was_empty = !watch_has_pending(w);

@@ -209,7 +209,9 @@ static void watch_folder(watch_inotify_t *in, const scan_entry_t *e, int loud)
         /* The same directory under a new name: a rename inside the root. */
         if (f->len != e->name_len || memcmp(f->name, e->name, f->len)) {
             watch_mark_dirty(in->w, f->name, f->len);
-            if (set_name(f, e->name, e->name_len) != 0) f->len = 0;
+            /* Out of memory: the old name stays, so the next reconcile
+             * does not match it and tries the rename again. */
+            set_name(f, e->name, e->name_len);
         }
     } else {
         f = calloc(1, sizeof *f);

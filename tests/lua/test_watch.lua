@@ -3,7 +3,13 @@
 -- injection, one waiter at a time, close while waiting, misuse errors.
 -- Runs each watcher check on the default backend and on poll.
 local t = require "tap"
-local watch = require "host.watch"
+local loaded, watch = pcall(require, "host.watch")
+t.ok(loaded, "host.watch is registered in this binary")
+if not loaded then
+  print("# " .. tostring(watch):gsub("\n", "\n# "))
+  t.done()
+  return
+end
 local task = require "host.task"
 local timer = require "host.timer"
 local fs = require "host.fs"
