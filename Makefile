@@ -35,7 +35,7 @@ TOOL_SRC := $(wildcard tests/c/tool_*.c)
 TEST_BIN := $(patsubst tests/c/%.c,$(B)/tests/%,$(TEST_SRC) $(TOOL_SRC))
 VERSION  := $(shell cat VERSION 2>/dev/null || echo 0.0.0)
 
-.PHONY: all asan test test-quick clean install bench lint check-format
+.PHONY: all asan test test-quick clean install bench demo docker-test
 all: $(B)/kbsyncd $(TEST_BIN)
 
 $(B)/obj/%.o: src/%.c $(wildcard src/*.h src/*.inc) | $(B)/obj
@@ -68,6 +68,14 @@ test-quick: all
 
 bench: all
 	bench/run
+
+# A local emulator, sample CSVs in ./demo and the daemon: no account needed.
+demo: all
+	scripts/demo
+
+# Build the image with podman and test it against the rig.
+docker-test:
+	tests/docker/run
 
 install: $(B)/kbsyncd
 	install -d $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(PREFIX)/share/kbsyncd/lua
