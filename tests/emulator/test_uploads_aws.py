@@ -41,6 +41,13 @@ def test_refusals(tap, rig):
     tap.eq(s3_put(rig, plain, DATA, sse=False), 200, "unencrypted file needs no SSE header")
 
 
+def test_s3_gate_faults(tap, rig):
+    prepared = rig.prepare("f.csv")
+    rig.control("PUT", "faults", {"script": [{"class": "s3", "kind": "503-retry-after"}]})
+    tap.eq(s3_put(rig, prepared, DATA), 503, "an injected S3 503 reaches the client")
+    tap.eq(s3_put(rig, prepared, DATA), 200, "the retry succeeds")
+
+
 def test_multipart_upload(tap, rig):
     prepared = rig.prepare("big.csv")
     part1 = b"id,name\n" + b"1,aaaaaaaa\n" * (5 * 1024 * 1024 // 11 + 1)

@@ -23,7 +23,7 @@ def s3_client(rig, prepared, secret=None, with_token=True):
         aws_access_key_id=creds["AccessKeyId"],
         aws_secret_access_key=secret or creds["SecretAccessKey"],
         aws_session_token=creds["SessionToken"] if with_token else None,
-        config=Config(s3={"addressing_style": "path"}, retries={"max_attempts": 1},
+        config=Config(s3={"addressing_style": "path"}, retries={"total_max_attempts": 1},
                       request_checksum_calculation="when_required"))
 
 
