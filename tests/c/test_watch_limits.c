@@ -285,8 +285,40 @@ static void test_overflow_rewatches(void)
     teardown(&c);
 }
 
+/* A real kernel queue overflow: more events than max_queued_events
+ * while the loop does not read. */
+static void test_real_overflow(void)
+{
+    FILE *f = fopen("/proc/sys/fs/inotify/max_queued_events", "r");
+    long max = 0;
+    if (!f || fscanf(f, "%ld", &max) != 1 || max <= 0 || max > 200000) {
+        if (f) fclose(f);
+        TAP_OK(1, "# SKIP max_queued_events unreadable or too large");
+        return;
+    }
+    fclose(f);
+    ctx_t c;
+    setup(&c, 1);
+    watch_options_t o = {.root = c.root, .backend = WATCH_INOTIFY, .interval_ms = POLL_MS};
+    TAP_OK(open_watch(&c, &o) == 0, "watcher opens");
+    if (!c.w) return;
+    /* Each file is IN_CREATE + IN_CLOSE_WRITE: two events. */
+    for (long i = 0; i < max / 2 + 100; i++) {
+        char p[512];
+        snprintf(p, sizeof p, "%s/f0/%ld.csv", c.root, i);
+        int fd = open(p, O_CREAT | O_WRONLY, 0644);
+        if (fd >= 0) close(fd);
+    }
+    TAP_OK(wait_overflow(&c), "a real IN_Q_OVERFLOW becomes an overflow event");
+    watch_stats_t st;
+    watch_get_stats(c.w, &st);
+    TAP_OK(st.overflows == 1, "and is counted (%llu)", (unsigned long long)st.overflows);
+    teardown(&c);
+}
+
 int main(void)
 {
+    test_real_overflow();
     test_watch_limit();
     test_instance_limit_simulated();
     test_instance_limit_real();
