@@ -176,7 +176,8 @@ static void test_watch_limit(void)
     forget(&c);
     mk(&c, "late");
     put(&c, "late/a.csv", "1\n");
-    TAP_OK(wait_dirty(&c, "late") && wait_dirty(&c, ""), "a new folder beyond the limit is reported");
+    TAP_OK(wait_dirty(&c, "late") && wait_dirty(&c, ""),
+           "a new folder beyond the limit is reported");
     TAP_OK(c.limits == 0, "no second limit event for the same kind");
     watch_get_stats(c.w, &st);
     TAP_OK(st.polled_folders == 4, "and it is polled (%zu)", st.polled_folders);

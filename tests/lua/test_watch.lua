@@ -151,7 +151,8 @@ local function check_backend(backend)
   w:close()
   deadline = timer.now() + DEADLINE_MS
   while not rmsg and timer.now() < deadline do timer.sleep(10) end
-  t.ok(res == nil and rmsg and rmsg:find("closed"), name .. ": close wakes a waiter with nil, message")
+  t.ok(res == nil and rmsg and rmsg:find("closed"),
+    name .. ": close wakes a waiter with nil, message")
   w:close()
   t.ok(true, name .. ": close is idempotent")
   t.ok(not pcall(w.wait, w, 0), name .. ": wait on a closed watcher raises")
