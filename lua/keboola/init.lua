@@ -1,0 +1,248 @@
+-- keboola - the Keboola Storage API client of kbsyncd.
+--
+--   local kbc = require "keboola"
+--   local c = kbc.new{ host = "connection.keboola.com", token = TOKEN }
+--   local info, err = c:verify_token()
+--
+-- Every method that talks to the network yields the calling task (it must
+-- run inside a host task) and returns its value(s), or nil, err where err is
+-- a keboola.errors object (kind "retryable" | "permanent" | "auth";
+-- tostring(err) is one log line). Retries follow one policy (retry.lua).
+-- docs/keboola-client.md describes every function.
+--
+-- The token is kept in a closure inside the API helper: it is not a field of
+-- the client, tostring(client) does not show it and it is scrubbed from any
+-- error text.
+local errors = require "keboola.errors"
+local http = require "keboola.http"
+local jobs = require "keboola.jobs"
+local retry = require "keboola.retry"
+local storage = require "keboola.storage"
+local transport = require "keboola.transport"
+local upload = require "keboola.upload"
+local url = require "keboola.url"
+
+local M = {}
+
+M.VERSION = "0.1.0"
+M.errors = errors
+M.find_bucket = storage.find_bucket
+M.dialect_fields = storage.dialect_fields
+
+M.defaults = {
+    http = { connect_timeout_ms = 30000, timeout_ms = 600000, low_speed_time_s = 120 },
+    retry = retry.defaults,
+    jobs = jobs.defaults,
+    upload = upload.defaults,
+    tags = { "kbsyncd" },
+}
+
+local Client = {}
+Client.__index = Client
+
+function Client:__tostring() return "keboola.client(" .. self.base .. ")" end
+
+-- Fills missing keys of t from defaults (one level).
+local function with_defaults(t, defaults)
+    local out = {}
+    for k, v in pairs(defaults or {}) do out[k] = v end
+    for k, v in pairs(t or {}) do out[k] = v end
+    return out
+end
+
+-- The host modules, unless injected (unit tests pass fakes for all of
+-- them; the host's own modules are only required when something is missing).
+local function host_deps(deps)
+    deps = deps or {}
+    local function host(name) return require("host." .. name) end
+    local timer = (deps.sleep and deps.now) and {} or host("timer")
+    return {
+        http = deps.http or host("http"),
+        sleep = deps.sleep or timer.sleep,
+        now = deps.now or timer.now,
+        log = deps.log or host("log"),
+        fs = deps.fs or host("fs"),
+        random = deps.random or math.random,
+    }
+end
+
+-- new(cfg [, deps]) → client. Raises on a config that cannot work (no host,
+-- no token): that is a programming or configuration error, not I/O.
+-- cfg: {host, token, s3_endpoint, gcs_endpoint, user_agent, version,
+--       http = {connect_timeout_ms, timeout_ms, ca_bundle, low_speed_time_s},
+--       retry = {base_ms, cap_ms, max_attempts},
+--       jobs = {poll_initial_ms, poll_cap_ms, deadline_s},
+--       upload = {s3_single_max, s3_part_size, abs_single_max, abs_block_size,
+--                 gcs_single_max, gcs_chunk_size},
+--       tags = {...}}
+function M.new(cfg, deps)
+    assert(type(cfg) == "table", "keboola.new needs a config table")
+    assert(type(cfg.token) == "string" and cfg.token ~= "", "keboola.new: token is required")
+    local d = host_deps(deps)
+    local c = setmetatable({}, Client)
+    c.base = url.normalize_base(cfg.host)
+    c.user_agent = cfg.user_agent or ("kbsyncd/" .. (cfg.version or M.VERSION))
+    c.s3_endpoint = cfg.s3_endpoint
+    c.gcs_endpoint = cfg.gcs_endpoint
+    c.jobs_cfg = with_defaults(cfg.jobs, M.defaults.jobs)
+    c.upload_cfg = with_defaults(cfg.upload, M.defaults.upload)
+    c.tags = cfg.tags or M.defaults.tags
+    c.deps = d
+    c.log = d.log
+    c.policy = retry.new(with_defaults(cfg.retry, M.defaults.retry),
+        { sleep = d.sleep, random = d.random, log = d.log })
+    c.transport = transport.new(with_defaults(cfg.http, M.defaults.http),
+        { http = d.http, now = d.now, log = d.log })
+    c.api = http.new({ base = c.base, token = cfg.token, user_agent = c.user_agent,
+        transport = c.transport, policy = c.policy, log = d.log })
+    return c
+end
+
+---------------------------------------------------------------- Storage
+
+function Client:verify_token() return storage.verify_token(self.api) end
+function Client:list_buckets() return storage.list_buckets(self.api) end
+function Client:get_bucket(id) return storage.get_bucket(self.api, id) end
+function Client:create_bucket(name, opts) return storage.create_bucket(self.api, name, opts) end
+function Client:ensure_bucket(folder, opts) return storage.ensure_bucket(self.api, folder, opts) end
+function Client:list_tables(opts) return storage.list_tables(self.api, opts) end
+function Client:get_table(id) return storage.get_table(self.api, id) end
+function Client:webalize(names) return storage.webalize(self.api, names) end
+function Client:refresh_file(id) return storage.refresh_file(self.api, id) end
+function Client:get_file(id) return storage.get_file(self.api, id) end
+
+function Client:prepare_file(name, size_bytes, opts)
+    opts = opts or {}
+    return storage.prepare_file(self.api, name, size_bytes,
+        { tags = opts.tags or self.tags, is_permanent = opts.is_permanent })
+end
+
+function Client:create_table_async(bucket_id, name, file_id, opts)
+    return storage.create_table_async(self.api, bucket_id, name, file_id, opts)
+end
+
+function Client:import_async(table_id, file_id, opts)
+    return storage.import_async(self.api, table_id, file_id, opts)
+end
+
+function Client:wait_job(job)
+    return jobs.wait(self.api, job, self.jobs_cfg,
+        { sleep = self.deps.sleep, now = self.deps.now, log = self.log })
+end
+
+---------------------------------------------------------------- uploads
+
+-- What callers get back about an uploaded file: no credentials, so it can
+-- be logged or stored freely.
+local function file_summary(file, size, parts, ms)
+    return { id = file.id, name = file.name, provider = file.provider,
+             region = file.region, size_bytes = size, parts = parts, ms = ms }
+end
+
+function Client:upload_context()
+    local api = self.api
+    return {
+        transport = self.transport, policy = self.policy, log = self.log,
+        upload = self.upload_cfg, s3_endpoint = self.s3_endpoint,
+        gcs_endpoint = self.gcs_endpoint,
+        refresh = function(file_id) return storage.refresh_file(api, file_id) end,
+    }
+end
+
+local function size_of(self, path)
+    local fs = self.deps.fs
+    local st, err = fs and fs.stat(path)
+    if not st then
+        return nil, errors.new({ kind = "permanent", code = "file",
+            message = "cannot stat " .. tostring(path) .. ": " .. tostring(err or "no host.fs"),
+            op = "upload" })
+    end
+    return st.size
+end
+
+-- upload_file(path, {name, size, tags}) yields: files/prepare, then the
+-- upload to the cloud the answer names. name defaults to the file's base
+-- name; it must end in ".gz" when the content is gzipped (that is how
+-- Storage knows). Returns a summary {id, name, provider, region, size_bytes,
+-- parts, ms} or nil, err. Refused upload credentials (expired, revoked)
+-- get one fresh files/prepare before the "auth" error is returned.
+function Client:upload_file(path, opts)
+    opts = opts or {}
+    local size = opts.size
+    if not size then
+        local err
+        size, err = size_of(self, path)
+        if not size then return nil, err end
+    end
+    local name = opts.name or path:match("([^/]+)$")
+    local started = self.deps.now()
+    local last_err
+    for round = 1, 2 do
+        local file, err = self:prepare_file(name, size, opts)
+        if not file then return nil, err end
+        local ok, parts = upload.upload(self:upload_context(), file, path, size)
+        if ok then
+            local ms = self.deps.now() - started
+            self.log.info("file_uploaded", { file = name, file_id = file.id,
+                provider = file.provider, bytes = size, parts = parts, ms = ms })
+            return file_summary(file, size, parts, ms)
+        end
+        last_err = parts
+        local cloud_refused = last_err.kind == "auth" and last_err.op
+            and not last_err.op:find("/v2/storage/", 1, true)
+        if not cloud_refused or round == 2 then break end
+        self.log.warn("upload_credentials_refused", { file = name, file_id = file.id,
+            error = tostring(last_err), action = "preparing the file again" })
+    end
+    return nil, last_err
+end
+
+---------------------------------------------------------------- tables
+
+-- The table a finished tableCreate job made. results is the table object;
+-- when a server sends an empty results the table is read by id
+-- (bucket id + "." + name, the documented form of a table id).
+local function created_table(self, job, bucket_id, name)
+    local t = job.results
+    if type(t) == "table" and t.id then return t end
+    return self:get_table(bucket_id .. "." .. name)
+end
+
+local function is_table_exists(err)
+    return err and err.code == "storage.buckets.tableAlreadyExists"
+end
+
+-- create_table(bucket_id, name, file_id, {dialect, primary_key}) yields
+-- through the job. Returns table, job or nil, err.
+-- "Table already exists" (at request time or in the job) happens when a
+-- retried POST had in fact gone through, or when another writer made the
+-- table: either way the table is there, and a FULL load of our file makes
+-- its contents exactly what was asked for.
+function Client:create_table(bucket_id, name, file_id, opts)
+    local job, err = self:create_table_async(bucket_id, name, file_id, opts)
+    if job then job, err = self:wait_job(job) end
+    if job then
+        local t, terr = created_table(self, job, bucket_id, name)
+        if not t then return nil, terr end
+        return t, job
+    end
+    if not is_table_exists(err) then return nil, err end
+    local table_id = bucket_id .. "." .. name
+    self.log.info("table_exists_loading", { table = table_id, file_id = file_id })
+    local loaded, lerr = self:load_table(table_id, file_id, opts)
+    if not loaded then return nil, lerr end
+    local t, terr = self:get_table(table_id)
+    if not t then return nil, terr end
+    return t, loaded
+end
+
+-- load_table(table_id, file_id, {dialect}) yields: FULL load (truncate, then
+-- load) and wait. Returns the finished job (job.results has importedColumns,
+-- totalRowsCount) or nil, err (csvImport.columnsNotMatch lists columns).
+function Client:load_table(table_id, file_id, opts)
+    local job, err = self:import_async(table_id, file_id, opts)
+    if not job then return nil, err end
+    return self:wait_job(job)
+end
+
+return M

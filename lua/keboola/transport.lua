@@ -1,0 +1,65 @@
+-- keboola/transport.lua - one HTTP exchange through host.http, with the
+-- client's timeouts, a debug log line per request and errors turned into
+-- error objects. No retries here (that is retry.lua), no JSON (http.lua).
+--
+-- send(req) yields (host.http.request does) and returns
+--   status, headers, body            for any HTTP answer, or
+--   nil, err                         for a transport failure (err from
+--                                    errors.from_transport, kind mostly
+--                                    "retryable").
+local errors = require "keboola.errors"
+local url = require "keboola.url"
+
+local M = {}
+
+local Transport = {}
+Transport.__index = Transport
+
+-- cfg: {connect_timeout_ms, timeout_ms, ca_bundle, low_speed_time_s}
+-- deps: {http = host.http, now = fn() -> ms, log = host.log}
+function M.new(cfg, deps)
+    cfg = cfg or {}
+    return setmetatable({
+        connect_timeout_ms = cfg.connect_timeout_ms,
+        timeout_ms = cfg.timeout_ms,
+        ca_bundle = cfg.ca_bundle,
+        low_speed_time_s = cfg.low_speed_time_s,
+        http = assert(deps.http, "transport needs host.http"),
+        now = deps.now,
+        log = deps.log,
+    }, Transport)
+end
+
+function Transport:__tostring() return "keboola.transport" end
+
+-- req: the host.http.request options; req.secrets (not sent) lists strings
+-- to scrub from errors. Timeouts default to the client's.
+function Transport:send(req)
+    local opts = {}
+    for k, v in pairs(req) do
+        if k ~= "secrets" then opts[k] = v end
+    end
+    opts.connect_timeout_ms = opts.connect_timeout_ms or self.connect_timeout_ms
+    opts.timeout_ms = opts.timeout_ms or self.timeout_ms
+    opts.ca_bundle = opts.ca_bundle or self.ca_bundle
+    opts.low_speed_time_s = opts.low_speed_time_s or self.low_speed_time_s
+    local method = opts.method or "GET"
+    local op = errors.op_name(method, opts.url)
+    local started = self.now and self.now()
+    local status, headers, body = self.http.request(opts)
+    local ms = started and (self.now() - started) or nil
+    if self.log then
+        self.log.debug("http_request", {
+            method = method, host = url.host_of(opts.url), path = url.path_of(opts.url),
+            status = status or "-", ms = ms,
+            bytes = opts.body_length or (opts.body and #opts.body) or 0,
+            error = status == nil and errors.redact(tostring(headers), req.secrets) or nil,
+        })
+    end
+    if status == nil then
+        return nil, errors.from_transport(headers, op, req.secrets)
+    end
+    return status, headers or {}, body or ""
+end
+
+return M

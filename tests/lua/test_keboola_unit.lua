@@ -1,0 +1,490 @@
+-- test_keboola_unit.lua - the client's logic against a fake host.http.
+-- No network, no yields: runs under plain `lua5.4 tests/lua/test_keboola_unit.lua`
+-- (from the repository root) and under `build/kbsyncd --exec` alike.
+package.path = "lua/?.lua;lua/?/init.lua;tests/lua/?.lua;" .. package.path
+
+local t = require "tap"
+local cjson = require "cjson"
+local kbc = require "keboola"
+local errors = require "keboola.errors"
+local url = require "keboola.url"
+local base64 = require "keboola.base64"
+local abs = require "keboola.upload.abs"
+local gcs = require "keboola.upload.gcs"
+local common = require "keboola.upload.common"
+
+local TOKEN = "123-456-SeCrEtToKeNvAlUe"
+
+---------------------------------------------------------------- fakes
+
+-- A fake host: http answers through `route(req)`; every request, log line
+-- and sleep is recorded.
+local function fake_host(route)
+    local h = { requests = {}, logs = {}, sleeps = {}, clock = 0 }
+    h.http = { request = function(req)
+        h.requests[#h.requests + 1] = req
+        return route(req, #h.requests)
+    end }
+    local function logger(level)
+        return function(event, fields)
+            h.logs[#h.logs + 1] = { level = level, event = event, fields = fields }
+        end
+    end
+    h.log = { debug = logger("debug"), info = logger("info"), warn = logger("warn"),
+              error = logger("error"), trace = logger("trace") }
+    h.deps = {
+        http = h.http, log = h.log,
+        sleep = function(ms) h.sleeps[#h.sleeps + 1] = ms; h.clock = h.clock + ms end,
+        now = function() return h.clock end,
+        fs = { stat = function() return { size = 0 } end },
+        random = function(_, n) return n end, -- deterministic "jitter": the ceiling
+    }
+    return h
+end
+
+local function json(status, doc, headers)
+    return status, headers or {}, cjson.encode(doc)
+end
+
+local function client(route, cfg)
+    local h = fake_host(route)
+    cfg = cfg or {}
+    cfg.host = cfg.host or "connection.example.com"
+    cfg.token = TOKEN
+    cfg.retry = cfg.retry or { base_ms = 100, cap_ms = 1000, max_attempts = 8 }
+    return kbc.new(cfg, h.deps), h
+end
+
+-- Everything the client could have leaked: requests' URLs/logs/errors.
+local function dump_logs(h)
+    local out = {}
+    for _, l in ipairs(h.logs) do
+        out[#out + 1] = l.event .. " " .. t.show(l.fields)
+    end
+    return table.concat(out, "\n")
+end
+
+---------------------------------------------------------------- errors
+
+do
+    t.is(errors.kind_of_status(503), "retryable", "503 retryable")
+    t.is(errors.kind_of_status(501), "permanent", "501 permanent")
+    t.is(errors.kind_of_status(429), "retryable", "429 retryable")
+    t.is(errors.kind_of_status(408), "retryable", "408 retryable")
+    t.is(errors.kind_of_status(423), "retryable", "423 retryable")
+    t.is(errors.kind_of_status(401), "auth", "401 auth")
+    t.is(errors.kind_of_status(403), "permanent", "403 permanent")
+    t.is(errors.kind_of_status(404), "permanent", "404 permanent")
+    local e = errors.from_response(503, { ["retry-after"] = "7" },
+        '{"error":"Down for upgrade","code":"storage.maintenance","exceptionId":"exception-1"}',
+        "POST /v2/storage/buckets")
+    t.is(tostring(e),
+        "retryable: HTTP 503 storage.maintenance: Down for upgrade [exception-1] (POST /v2/storage/buckets)",
+        "tostring is one readable line")
+    t.is(e.retry_after_s, 7, "Retry-After parsed")
+    local m = errors.from_response(503, {}, '{"status":"maintenance","reason":"upgrade"}', "GET /x")
+    t.is(m.code, "maintenance", "maintenance body code")
+    t.is(m.message, "upgrade", "maintenance body reason")
+    local x = errors.from_cloud_response(400, {},
+        "<Error><Code>RequestTimeout</Code><Message>Your socket connection</Message></Error>", "PUT /b/k")
+    t.is(x.kind, "retryable", "S3 400 RequestTimeout is retryable")
+    local a = errors.from_cloud_response(403, {},
+        "<Error><Code>ExpiredToken</Code><Message>expired</Message></Error>", "PUT /b/k")
+    t.is(a.kind, "auth", "S3 ExpiredToken is auth")
+    local n = errors.from_transport("timeout: Operation timed out after 30000 ms", "GET /v2/storage/x")
+    t.is(n.kind, "retryable", "timeout retryable")
+    t.is(n.code, "timeout", "transport class as code")
+    t.is(errors.from_transport("file: cannot open", "PUT /x").kind, "permanent", "file error permanent")
+    t.is(errors.from_transport("tls: SSL certificate problem", "GET /").kind, "permanent",
+        "certificate refusal permanent")
+    local r = errors.from_response(500, {}, "oops " .. TOKEN, "GET /x", { TOKEN })
+    t.unlike(r.message, TOKEN, "redacted from messages")
+    local g = errors.from_response(401, {}, '{"error":{"code":401,"message":"Invalid Credentials"}}', "POST /u")
+    t.is(g.message, "Invalid Credentials", "google error shape")
+    t.is(errors.op_name("PUT", "https://a.b/c/d?sig=secret"), "PUT /c/d", "op drops query")
+    t.ok(not tostring(errors.from_response(502, {}, "<html>\n<b>Bad</b>\n</html>", "GET /")):find("\n"),
+        "one line even for multi-line bodies")
+end
+
+---------------------------------------------------------------- url, base64, sas
+
+do
+    t.is(url.normalize_base("connection.keboola.com"), "https://connection.keboola.com", "scheme added")
+    t.is(url.normalize_base("http://127.0.0.1:99/"), "http://127.0.0.1:99", "slash dropped")
+    t.is(url.normalize_base("https://x.y/v2/storage/"), "https://x.y", "api path dropped")
+    t.is(url.encode("exp-15/1 2/a+b~c.csv", true), "exp-15/1%202/a%2Bb~c.csv", "S3 key encoding")
+    t.is(url.query({ uploadId = "a/b=", partNumber = 3 }), "partNumber=3&uploadId=a%2Fb%3D",
+        "sorted, encoded query")
+    t.is(url.query({ uploads = true }), "uploads=", "?uploads=")
+    t.is(base64.encode("block-00000001"), "YmxvY2stMDAwMDAwMDE=", "base64")
+    t.is(base64.decode(base64.encode("\0\1\2xyz")), "\0\1\2xyz", "base64 round trip")
+    for _, s in ipairs({ "", "a", "ab", "abc", "abcd" }) do
+        t.is(base64.decode(base64.encode(s)), s, "base64 round trip len " .. #s)
+    end
+    t.is(#abs.block_id(1), #abs.block_id(49999), "block ids have one length")
+    local c = abs.parse_connection_string(
+        "BlobEndpoint=http://127.0.0.1:10000/devstoreaccount1/;SharedAccessSignature=?sv=2021-08-06&sr=c&sig=ab%2Bc=")
+    t.is(c.BlobEndpoint, "http://127.0.0.1:10000/devstoreaccount1", "BlobEndpoint")
+    t.is(c.SharedAccessSignature, "sv=2021-08-06&sr=c&sig=ab%2Bc=", "SAS kept whole")
+    t.is(abs.parse_connection_string("BlobEndpoint=x"), nil, "SAS required")
+    t.is(gcs.committed({ range = "bytes=0-262143" }), 262144, "committed offset")
+    t.is(gcs.committed({}), 0, "no Range: nothing committed")
+    t.is(common.part_size(100, 10, 5, 1), 20, "part grows to the part-count limit")
+    t.is(common.part_count(0, 10), 1, "empty file is one part")
+    t.is(common.part_count(21, 10), 3, "part count rounds up")
+end
+
+---------------------------------------------------------------- dialect
+
+do
+    t.is(kbc.dialect_fields(nil), { delimiter = ",", enclosure = '"' }, "default dialect")
+    t.is(kbc.dialect_fields({ delimiter = "\t", escaped_by = "\\" }),
+        { delimiter = "\t", enclosure = "", escapedBy = "\\" }, "escapedBy sends empty enclosure")
+end
+
+---------------------------------------------------------------- token verify
+
+do
+    local c, h = client(function(req)
+        if req.url:find("/tokens/verify") then
+            return json(200, { id = 44, token = TOKEN, description = "d", canManageBuckets = true,
+                bucketPermissions = { ["in.c-a"] = "write" },
+                owner = { id = "58", name = "P", fileStorageProvider = "aws" } })
+        end
+    end)
+    local info = c:verify_token()
+    t.is(info.project_id, "58", "owner.id string kept")
+    t.is(info.token_id, "44", "token id normalised to string")
+    t.is(info.file_storage_provider, "aws", "provider")
+    t.is(info.can_manage_buckets, true, "canManageBuckets")
+    t.is(info.bucket_permissions["in.c-a"], "write", "bucketPermissions")
+    t.is(info.stack_host, "connection.example.com", "stack host")
+    t.ok(not t.show(info):find(TOKEN, 1, true), "verify answer's token dropped")
+    local req = h.requests[1]
+    t.is(req.url, "https://connection.example.com/v2/storage/tokens/verify", "URL")
+    t.is(req.headers["X-StorageApi-Token"], TOKEN, "token header")
+    t.like(req.headers["User-Agent"], "^kbsyncd/", "user agent")
+    t.ok(not tostring(c):find(TOKEN, 1, true), "tostring(client) hides the token")
+    local c2 = client(function() return json(200, { owner = { id = 8625 } }) end)
+    t.is(c2:verify_token().project_id, "8625", "owner.id number normalised")
+end
+
+---------------------------------------------------------------- retry policy
+
+do
+    local n = 0
+    local c, h = client(function()
+        n = n + 1
+        if n == 1 then return nil, "connect: Connection refused" end
+        if n == 2 then return json(503, { error = "m", code = "x" }, { ["retry-after"] = "2" }) end
+        if n == 3 then return json(500, { error = "boom" }) end
+        return json(200, {})
+    end)
+    local list, err = c:list_buckets()
+    t.ok(list, "succeeds after network error, 503 and 500")
+    t.is(h.sleeps, { 100, 2000, 400 }, "backoff: jitter ceiling 100, Retry-After 2 s, 400")
+    local c2, h2 = client(function() return json(500, { error = "down" }) end,
+        { retry = { base_ms = 10, cap_ms = 30, max_attempts = 4 } })
+    local _, e2 = c2:list_buckets()
+    t.is(e2.kind, "retryable", "gives up with a retryable error")
+    t.is(e2.attempts, 4, "max_attempts respected")
+    t.is(h2.sleeps, { 10, 20, 30 }, "capped backoff")
+    local c3, h3 = client(function() return json(401, { error = "Invalid access token", code = "storage.tokenInvalid" }) end)
+    local _, e3 = c3:verify_token()
+    t.is(e3.kind, "auth", "401 is auth")
+    t.is(#h3.requests, 1, "auth never retried")
+    local c4, h4 = client(function() return json(404, { error = "nf", code = "storage.tables.notFound" }) end)
+    local _, e4 = c4:get_table("in.c-a.b")
+    t.is(e4.code, "storage.tables.notFound", "notFound code")
+    t.is(#h4.requests, 1, "permanent never retried")
+end
+
+---------------------------------------------------------------- buckets
+
+do
+    local buckets = {
+        { id = "in.c-sales", name = "c-sales", displayName = "sales", stage = "in" },
+        { id = "out.c-sales", name = "c-sales", displayName = "sales", stage = "out" },
+        { id = "in.plain", name = "plain", displayName = "plain", stage = "in" },
+        { id = "in.c-renamed", name = "c-old", displayName = "renamed", stage = "in" },
+    }
+    t.is(kbc.find_bucket(buckets, "sales").id, "in.c-sales", "c- prefix match")
+    t.is(kbc.find_bucket(buckets, "sales", "out").id, "out.c-sales", "stage respected")
+    t.is(kbc.find_bucket(buckets, "plain").id, "in.plain", "no-prefix match")
+    t.is(kbc.find_bucket(buckets, "renamed").id, "in.c-renamed", "displayName match")
+    t.is(kbc.find_bucket(buckets, "none"), nil, "absent")
+
+    -- A create whose first attempt went through but answered 500: the
+    -- retry meets "already exists", which must end in the bucket.
+    local posts = 0
+    local c, h = client(function(req)
+        if req.method == "POST" then
+            posts = posts + 1
+            if posts == 1 then return json(500, { error = "lost answer" }) end
+            return json(400, { error = "The bucket c-new already exists.", code = "storage.buckets.alreadyExists" })
+        end
+        return json(200, { { id = "in.c-new", name = "c-new", displayName = "new", stage = "in" } })
+    end)
+    local b, err = c:create_bucket("new")
+    t.is(b and b.id, "in.c-new", "already exists after retry → listed bucket: " .. tostring(err))
+    local body = cjson.decode(h.requests[1].body)
+    t.is(body, { name = "new", stage = "in" }, "create body")
+    t.is(h.requests[1].headers["Content-Type"], "application/json", "JSON content type")
+
+    local c2 = client(function(req)
+        if req.method == "POST" then return json(201, { id = "in.fresh", name = "fresh", stage = "in" }) end
+        return json(200, {})
+    end)
+    local nb, created = c2:ensure_bucket("fresh")
+    t.is(nb.id, "in.fresh", "id taken from the create answer")
+    t.is(created, true, "ensure reports creation")
+end
+
+---------------------------------------------------------------- jobs
+
+do
+    local polls = 0
+    local c, h = client(function(req)
+        if req.url:find("tables-async", 1, true) then
+            return json(202, { id = 7, status = "waiting", operationName = "tableCreate" })
+        end
+        if req.url:find("/jobs/7") then
+            polls = polls + 1
+            if polls < 5 then return json(200, { id = 7, status = "processing" }) end
+            return json(200, { id = 7, status = "success", operationName = "tableCreate",
+                results = { id = "in.c-a.t", name = "t", columns = { "a", "b" } } })
+        end
+    end, { jobs = { poll_initial_ms = 1000, poll_cap_ms = 4000, deadline_s = 60 } })
+    local tbl, job = c:create_table("in.c-a", "t", 99, { dialect = { delimiter = ";" } })
+    t.is(tbl and tbl.id, "in.c-a.t", "table from job results")
+    t.is(job and job.status, "success", "job returned")
+    t.is(h.sleeps, { 1000, 2000, 4000, 4000, 4000 }, "poll schedule doubles to the cap")
+    local body = cjson.decode(h.requests[1].body)
+    t.is(body, { name = "t", dataFileId = 99, delimiter = ";", enclosure = '"' }, "tables-async body")
+    t.like(dump_logs(h), "job_finished", "job finish logged")
+
+    local c2 = client(function(req)
+        if req.url:find("import%-async") then
+            local b = cjson.decode(req.body)
+            t.is(b.incremental, false, "full load: incremental false")
+            return json(202, { id = 8, status = "waiting", tableId = "in.c-a.t" })
+        end
+        return json(200, { id = 8, status = "error", tableId = "in.c-a.t", operationName = "tableImport",
+            results = { missingColumns = { "name" }, expectedColumns = { "id", "name" } },
+            error = { code = "csvImport.columnsNotMatch", message = "Some columns are missing",
+                      exceptionId = "exception-5" } })
+    end)
+    local ok, err = c2:load_table("in.c-a.t", 5)
+    t.is(ok, nil, "failed job → nil")
+    t.is(err.kind, "permanent", "job error permanent")
+    t.is(err.code, "csvImport.columnsNotMatch", "job error code")
+    t.like(err.message, "missing columns name; expected columns id,name", "readable mismatch message")
+    t.like(tostring(err), "^permanent: csvImport.columnsNotMatch: the CSV header does not match table in.c%-a.t",
+        "tostring of job error")
+
+    local c3 = client(function(req)
+        if req.method == "POST" then return json(202, { id = 9, status = "waiting" }) end
+        return json(200, { id = 9, status = "processing" })
+    end, { jobs = { poll_initial_ms = 1000, poll_cap_ms = 1000, deadline_s = 5 } })
+    local _, derr = c3:load_table("in.c-a.t", 5)
+    t.is(derr and derr.code, "job.deadline", "deadline reported")
+
+    -- "table already exists" from the job: re-read and full load.
+    local c4, h4 = client(function(req)
+        if req.url:find("tables%-async") then return json(202, { id = 1, status = "waiting" }) end
+        if req.url:find("/jobs/1$") then
+            return json(200, { id = 1, status = "error", error = { code = "storage.buckets.tableAlreadyExists", message = "exists" } })
+        end
+        if req.url:find("import%-async") then return json(202, { id = 2, status = "success", tableId = "in.c-a.t" }) end
+        if req.url:find("/tables/in.c%-a.t$") then return json(200, { id = "in.c-a.t", columns = { "a" } }) end
+    end)
+    local t4 = c4:create_table("in.c-a", "t", 3)
+    t.is(t4 and t4.id, "in.c-a.t", "tableAlreadyExists → full load + re-read")
+    t.ok(h4.requests[3].url:find("import%-async"), "loaded our file into the existing table")
+end
+
+---------------------------------------------------------------- uploads
+
+local function prepare_answer(provider, extra)
+    local f = { id = 501, name = "t.csv", provider = provider, region = "eu-central-1" }
+    for k, v in pairs(extra) do f[k] = v end
+    return f
+end
+
+local SECRET = "AwsSecretKeyValue123"
+local STS = "SessionTokenValue456"
+
+do -- S3 multipart
+    local MiB = 1024 * 1024
+    local part2_failed = false
+    local c, h = client(function(req)
+        if req.url:find("/files/prepare") then
+            return json(200, prepare_answer("aws", { uploadParams = {
+                bucket = "bkt", key = "exp-15/1/files/t.csv", acl = "private",
+                ["x-amz-server-side-encryption"] = "AES256",
+                credentials = { AccessKeyId = "ASIAKEY", SecretAccessKey = SECRET, SessionToken = STS } } }))
+        end
+        if req.url:find("%?uploads=$") then
+            return 200, {}, "<InitiateMultipartUploadResult><UploadId>u/1+2</UploadId></InitiateMultipartUploadResult>"
+        end
+        if req.url:find("partNumber=2") and not part2_failed then
+            part2_failed = true
+            return json(503, {})
+        end
+        if req.url:find("partNumber=") then return 200, { etag = '"e' .. req.body_offset .. '"' }, "" end
+        if req.method == "POST" then return 200, {}, "<CompleteMultipartUploadResult/>" end
+    end, { s3_endpoint = "http://127.0.0.1:5000", upload = { s3_single_max = 1 * MiB, s3_part_size = 5 * MiB } })
+    local f, err = c:upload_file("/spool/t.csv", { size = 12 * MiB })
+    t.ok(f, "S3 multipart upload: " .. tostring(err))
+    t.is(f and f.parts, 3, "three parts")
+    local r = h.requests
+    t.is(r[2].url, "http://127.0.0.1:5000/bkt/exp-15/1/files/t.csv?uploads=", "initiate URL, path style")
+    t.is(r[2].aws_sigv4, "aws:amz:eu-central-1:s3", "sigv4 region")
+    t.is(r[2].userpwd, "ASIAKEY:" .. SECRET, "userpwd")
+    t.is(r[2].headers["x-amz-server-side-encryption"], "AES256", "SSE on initiate")
+    t.is(r[2].headers["x-amz-acl"], "private", "ACL on initiate")
+    t.is(r[2].headers["x-amz-security-token"], STS, "session token header")
+    t.is(r[2].headers["x-amz-content-sha256"], "UNSIGNED-PAYLOAD", "unsigned payload header")
+    t.is(r[3].url, "http://127.0.0.1:5000/bkt/exp-15/1/files/t.csv?partNumber=1&uploadId=u%2F1%2B2",
+        "part URL, sorted query")
+    t.is({ r[3].body_file, r[3].body_offset, r[3].body_length }, { "/spool/t.csv", 0, 5 * MiB },
+        "part 1 streams its range")
+    t.is(r[4].url:match("partNumber=(%d)"), "2", "part 2 attempted")
+    t.is(r[5].url:match("partNumber=(%d)"), "2", "part 2 retried on its own")
+    t.is({ r[6].body_offset, r[6].body_length }, { 10 * MiB, 2 * MiB }, "last part is the rest")
+    t.is(r[7].headers["Content-Type"], "application/xml", "complete is XML")
+    t.like(r[7].body, "<Part><PartNumber>3</PartNumber><ETag>\"e10485760\"</ETag></Part>", "complete lists etags")
+    local prep = cjson.decode(r[1].body)
+    t.is({ prep.federationToken, prep.isEncrypted, prep.sizeBytes, prep.name },
+        { true, true, 12 * MiB, "t.csv" }, "prepare body")
+    t.ok(not t.show(f):find(SECRET, 1, true), "summary holds no credentials")
+    t.unlike(dump_logs(h), SECRET, "no secret key in logs")
+    t.unlike(dump_logs(h), STS, "no session token in logs")
+end
+
+do -- S3 single PUT, virtual-hosted, and abort on failure
+    local c, h = client(function(req)
+        if req.url:find("/files/prepare") then
+            return json(200, prepare_answer("aws", { uploadParams = { bucket = "bkt", key = "k 1.csv",
+                credentials = { AccessKeyId = "A", SecretAccessKey = SECRET, SessionToken = STS } } }))
+        end
+        return 200, {}, ""
+    end)
+    local f = c:upload_file("/spool/x", { size = 10, name = "x.csv" })
+    t.ok(f, "single PUT")
+    t.is(h.requests[2].url, "https://bkt.s3.eu-central-1.amazonaws.com/k%201.csv", "virtual-hosted URL")
+    t.is(h.requests[2].method, "PUT", "PUT")
+
+    local c2, h2 = client(function(req)
+        if req.url:find("/files/prepare") then
+            return json(200, prepare_answer("aws", { uploadParams = { bucket = "b", key = "k",
+                credentials = { AccessKeyId = "A", SecretAccessKey = SECRET, SessionToken = STS } } }))
+        end
+        if req.url:find("uploads=") then return 200, {}, "<UploadId>U</UploadId>" end
+        if req.method == "DELETE" then return 204, {}, "" end
+        return 403, {}, "<Error><Code>AccessDenied</Code><Message>no</Message></Error>"
+    end, { upload = { s3_single_max = 1, s3_part_size = 1 } })
+    local _, err = c2:upload_file("/spool/x", { size = 6 * 1024 * 1024 })
+    t.is(err and err.code, "AccessDenied", "part failure reported")
+    t.is(h2.requests[#h2.requests].method, "DELETE", "multipart aborted")
+end
+
+do -- Azure blocks
+    local SAS = "sv=2021-08-06&sr=c&sig=AzureSigValue%2B1"
+    local c, h = client(function(req)
+        if req.url:find("/files/prepare") then
+            return json(200, prepare_answer("azure", { absUploadParams = {
+                blobName = "t.csv.gz", container = "exp-15-files",
+                absCredentials = { SASConnectionString = "BlobEndpoint=http://127.0.0.1:10000/devstoreaccount1;SharedAccessSignature=" .. SAS } } }))
+        end
+        return 201, {}, ""
+    end, { upload = { abs_single_max = 100, abs_block_size = 4096 } })
+    local f, err = c:upload_file("/spool/t.gz", { size = 10000, name = "t.csv.gz" })
+    t.ok(f, "Azure block upload: " .. tostring(err))
+    t.is(f and f.parts, 3, "three blocks")
+    local r = h.requests
+    t.is(r[2].url, "http://127.0.0.1:10000/devstoreaccount1/exp-15-files/t.csv.gz?comp=block&blockid="
+        .. url.encode(abs.block_id(1)) .. "&" .. SAS, "block URL")
+    t.is({ r[4].body_offset, r[4].body_length }, { 8192, 10000 - 8192 }, "last block range")
+    t.like(r[5].url, "comp=blocklist", "block list last")
+    t.like(r[5].body, "<Latest>" .. abs.block_id(3) .. "</Latest></BlockList>", "block list XML")
+    t.is(r[5].headers["x-ms-version"], abs.API_VERSION, "x-ms-version")
+    t.unlike(dump_logs(h), "AzureSigValue", "SAS signature never logged")
+    local c2, h2 = client(function(req)
+        if req.url:find("/files/prepare") then
+            return json(200, prepare_answer("azure", { absUploadParams = { blobName = "b", container = "c",
+                absCredentials = { SASConnectionString = "BlobEndpoint=http://x;SharedAccessSignature=" .. SAS } } }))
+        end
+        return 201, {}, ""
+    end)
+    t.ok(c2:upload_file("/s", { size = 5 }), "Azure single blob")
+    t.is(h2.requests[2].headers["x-ms-blob-type"], "BlockBlob", "Put Blob header")
+end
+
+do -- GCS resumable with a lost chunk and a token refresh
+    local KiB = 1024
+    local committed, lost, refreshed = 0, false, false
+    local c, h = client(function(req)
+        if req.url:find("/files/prepare") then
+            return json(200, prepare_answer("gcp", { gcsUploadParams = {
+                bucket = "gb", key = "exp/t.csv", access_token = "OldGcsToken1", token_type = "Bearer" } }))
+        end
+        if req.url:find("/refresh") then
+            refreshed = true
+            return json(200, prepare_answer("gcp", { gcsUploadParams = {
+                bucket = "gb", key = "exp/t.csv", access_token = "NewGcsToken2", token_type = "Bearer" } }))
+        end
+        if req.url:find("uploadType=resumable") then
+            return 200, { location = "http://gcs.test/session/1" }, ""
+        end
+        if req.url == "http://gcs.test/session/1" then
+            if req.headers.Authorization ~= "Bearer NewGcsToken2" and committed >= 256 * KiB then
+                return 401, {}, '{"error":{"code":401,"message":"expired"}}'
+            end
+            local range = req.headers["Content-Range"]
+            if range:find("^bytes %*/") then
+                return 308, { range = "bytes=0-" .. (committed - 1) }, ""
+            end
+            local from, to = range:match("bytes (%d+)-(%d+)/")
+            from, to = tonumber(from), tonumber(to)
+            if from == 256 * KiB and not lost then
+                lost = true
+                committed = from + 100 -- part of the chunk arrived
+                return nil, "network: connection reset"
+            end
+            t.is(from, committed, "chunk starts at the committed offset " .. committed)
+            committed = to + 1
+            if committed == 700 * KiB then return 200, {}, "{}" end
+            return 308, { range = "bytes=0-" .. (committed - 1) }, ""
+        end
+    end, { gcs_endpoint = "http://127.0.0.1:4443", upload = { gcs_single_max = 1, gcs_chunk_size = 300 * KiB } })
+    local f, err = c:upload_file("/spool/t", { size = 700 * KiB, name = "t.csv" })
+    t.ok(f, "GCS resumable upload: " .. tostring(err))
+    t.ok(lost and refreshed, "recovered from a lost chunk and a 401")
+    t.like(h.requests[2].url, "^http://127.0.0.1:4443/upload/storage/v1/b/gb/o%?name=exp%%2Ft.csv&uploadType=resumable$",
+        "resumable start URL")
+    t.unlike(dump_logs(h), "GcsToken", "GCS tokens never logged")
+end
+
+do -- GCS: refreshed token refused too → auth; a fresh prepare is tried once
+    local prepares = 0
+    local c = client(function(req)
+        if req.url:find("/files/prepare") or req.url:find("/refresh") then
+            if req.url:find("prepare") then prepares = prepares + 1 end
+            return json(200, prepare_answer("gcp", { gcsUploadParams = {
+                bucket = "gb", key = "k", access_token = "Tok" .. prepares .. "xxxxxx" } }))
+        end
+        return 401, {}, '{"error":{"code":401,"message":"Invalid Credentials"}}'
+    end)
+    local _, err = c:upload_file("/s", { size = 3 })
+    t.is(err and err.kind, "auth", "refused cloud credentials → auth")
+    t.is(prepares, 2, "one fresh files/prepare before giving up")
+end
+
+do -- unknown provider
+    local c = client(function() return json(200, prepare_answer("ibm", {})) end)
+    local _, err = c:upload_file("/s", { size = 3 })
+    t.is(err and err.code, "provider.unsupported", "unknown provider is permanent")
+end
+
+t.done()
