@@ -1,0 +1,485 @@
+-- sync/engine.lua - the daemon's life: start, reconcile, watch, settle,
+-- schedule loads, stop or reload (DESIGN section 2).
+--
+--   local e = require("sync.engine").new(cfg, {once = bool, dry_run = bool})
+--   local rc = e:run()        -- in the main task; 0, 1, 3 or "reload"
+--   e:stop("stop"|"reload")   -- from a signal handler; never yields
+--
+-- Pieces: sync/reconcile (what to load at start), sync/settle (dirty set,
+-- two looks), sync/scheduler (one task per table, coalescing,
+-- max_parallel), sync/load (one load), sync/state and sync/status (files
+-- in state_dir), sync/folders (the local view: scans, targets,
+-- collisions), sync/outcome (what a finished load changes).
+-- docs/engine.md lists every log event and what to do about it.
+local fs = require "host.fs"
+local log = require "host.log"
+local task = require "host.task"
+local timer = require "host.timer"
+local kbc = require "keboola"
+local policy_mod = require "policy"
+local fswatch = require "sync.fswatch"
+local folders_mod = require "sync.folders"
+local load = require "sync.load"
+local outcome_mod = require "sync.outcome"
+local reconcile = require "sync.reconcile"
+local scheduler_mod = require "sync.scheduler"
+local settle_mod = require "sync.settle"
+local state_mod = require "sync.state"
+local status_mod = require "sync.status"
+local dry = require "sync.dry"
+
+local M = {}
+
+local EXIT_OK, EXIT_FAILED, EXIT_AUTH = 0, 1, 3
+local AUTH_RECHECK_MS = 60000
+local STARTUP_RETRY_CAP_MS = 60000
+
+local Engine = {}
+Engine.__index = Engine
+
+function M.new(cfg, opts)
+  opts = opts or {}
+  local e = setmetatable({
+    cfg = cfg, once = opts.once == true, dry_run = opts.dry_run == true or cfg.dry_run == true,
+    spool_dir = fs.join(cfg.state_dir, "spool"),
+    remote_tables = {}, remote_buckets = {}, webalize_cache = {},
+    buckets = {}, bucket_inflight = {}, attempts = {}, failed_now = {},
+    loaded_now = 0, unchanged_now = 0,
+  }, Engine)
+  e.policy = policy_mod.new(cfg)
+  return e
+end
+
+---------------------------------------------------------------- helpers
+
+function Engine:now_iso() return timer.iso(timer.wall()) end
+
+function Engine:live()
+  return {
+    mode = self.once and "once" or "run", started_at = self.started_at,
+    backend = self.backend_name,
+    running = self.sched and self.sched.running or {},
+    dirty = self.settle and self.settle:count() or 0,
+    paused_reason = self.auth_paused and "token rejected (HTTP 401)" or nil,
+    dry_run = self.dry_run,
+  }
+end
+
+-- State and status go to disk at most every 200 ms while work flows, and
+-- at once after a successful load (save_now).
+function Engine:save_now()
+  if self.dry_run then return end
+  self.state:save()
+  local ok, err = status_mod.write(self.cfg.state_dir, status_mod.build(self.state, self:live()))
+  if not ok then log.warn("status_write_failed", { error = err,
+    action = "check permissions of state_dir; status.json is rewritten at the next change" }) end
+end
+
+function Engine:save_soon()
+  if self.save_scheduled or self.dry_run then return end
+  self.save_scheduled = true
+  task.spawn(function()
+    timer.sleep(200)
+    self.save_scheduled = false
+    self:save_now()
+  end)
+end
+
+-- Remove spool files a killed run left behind.
+function Engine:clean_spool()
+  local names = fs.list(self.spool_dir)
+  for _, n in ipairs(names or {}) do fs.remove(fs.join(self.spool_dir, n)) end
+  if names and #names > 0 then
+    log.info("spool_cleaned", { files = #names, dir = self.spool_dir })
+  end
+end
+
+-- Runs fn in its own task and waits for it, polling so that a stop()
+-- can end the wait (the host cannot cancel an HTTP call from a signal).
+function Engine:await(fn)
+  local box = {}
+  task.spawn(function() box.r = table.pack(fn()); box.done = true end)
+  while not box.done do
+    if self.stop_mode then return nil, "stopping" end
+    timer.sleep(50)
+  end
+  return table.unpack(box.r, 1, box.r.n)
+end
+
+---------------------------------------------------------------- buckets
+
+-- The bucket of a folder: from the remote list, else created (in a
+-- dry run: logged).  Two tasks asking at once share one call.
+function Engine:bucket(folder)
+  while self.bucket_inflight[folder] do timer.sleep(20) end
+  if self.buckets[folder] then return self.buckets[folder] end
+  local name, why = self.folders:bucket_name(folder)
+  if not name then
+    return nil, { kind = "permanent", message = why }
+  end
+  local stage = self.cfg.stage
+  local found = kbc.find_bucket(self.remote_buckets, name, stage)
+  if found then self.buckets[folder] = found; return found end
+  if self.dry_run then
+    log.info("would_create_bucket", { folder = folder, bucket = stage .. ".c-" .. name })
+    local fake = { id = stage .. ".c-" .. name, name = "c-" .. name, stage = stage, dry = true }
+    self.buckets[folder] = fake
+    return fake
+  end
+  self.bucket_inflight[folder] = true
+  local b, err = self.client:ensure_bucket(name, { buckets = self.remote_buckets, stage = stage })
+  self.bucket_inflight[folder] = nil
+  if not b then
+    log.error("bucket_failed", { folder = folder, bucket = name, error = tostring(err),
+      kind = type(err) == "table" and err.kind or nil,
+      action = "check the token's permission to create buckets; the folder is tried again at its next change" })
+    return nil, err
+  end
+  self.remote_buckets[#self.remote_buckets + 1] = b
+  self.buckets[folder] = b
+  log.info("bucket_ready", { folder = folder, bucket = b.id })
+  return b
+end
+
+-- New folders get their bucket at once, not at their first file.
+function Engine:ensure_bucket_soon(folder)
+  if self.buckets[folder] or self.folders:blocked_folder(folder) then return end
+  if not self.folders:bucket_name(folder) then return end
+  task.spawn(function() self:bucket(folder) end)
+end
+
+---------------------------------------------------------------- work
+
+function Engine:submit(rel)
+  if not self.state:is_pending(rel) then
+    self.state:set_pending(rel, true)
+    self:save_soon()
+  end
+  self.sched:submit(rel)
+end
+
+-- After a folder (or everything) was looked at again: every changed file
+-- goes through settling; new folders get a bucket.
+function Engine:on_changes(changes)
+  for _, c in ipairs(changes) do
+    if c.kind == "file" then
+      self.settle:touch(c.rel, c.st)
+    elseif c.kind == "deleted" then
+      self.settle:forget(c.rel)
+    elseif c.kind == "new_folder" then
+      self:ensure_bucket_soon(c.folder)
+    end
+  end
+end
+
+function Engine:handle_events(events)
+  for _, ev in ipairs(events) do
+    if ev.type == "overflow" then
+      log.info("rescan", { reason = "watcher overflow: events were lost",
+        action = "none; if this repeats, raise fs.inotify.max_queued_events" })
+      self:on_changes(self.folders:rescan_all())
+      self:touch_unloaded()
+    elseif ev.type == "poll" then
+      self:on_changes(self.folders:rescan_all())
+    elseif ev.type == "limit" then
+      log.warn("watch_limit", { folder = ev.folder, message = ev.message,
+        action = "raise the kernel limit named in message; meanwhile that part is polled" })
+      if ev.folder and ev.folder ~= "" then
+        self:on_changes(self.folders:rescan_folder(ev.folder))
+      else
+        self:on_changes(self.folders:rescan_all())
+      end
+    elseif ev.type == "dirty" then
+      if ev.folder == "" or ev.folder == nil then
+        self:on_changes(self.folders:rescan_root())
+      else
+        self:on_changes(self.folders:rescan_folder(ev.folder))
+      end
+    end
+  end
+end
+
+-- After an overflow: any file whose bytes differ from its last load and
+-- that is not already on its way gets settled and loaded.
+function Engine:touch_unloaded()
+  for rel, st in pairs(self.folders:files()) do
+    if not self.settle:has(rel) and not self.sched:is_running(rel) and not self.sched:is_queued(rel)
+        and self.folders:target(rel) then
+      local need = reconcile.needs_load(self.state, nil, rel, st)
+      if need then self.settle:touch(rel, st) end
+    end
+  end
+end
+
+function Engine:on_done(rel, o)
+  outcome_mod.apply(self, rel, o)
+end
+
+function Engine:auth_paused_loop()
+  if self.auth_task then return end
+  self.auth_task = true
+  task.spawn(function()
+    while self.auth_paused and not self.stop_mode do
+      timer.sleep(AUTH_RECHECK_MS)
+      if self.stop_mode then break end
+      local ok, err = self.client:verify_token()
+      if ok then
+        log.info("token_accepted", { action = "none: loads resume" })
+        self.auth_paused = false
+        self.sched:resume()
+      else
+        log.error("token_rejected", { error = tostring(err), retry_in_s = AUTH_RECHECK_MS // 1000,
+          action = "set a valid KBC_STORAGE_API_TOKEN (in .env) and send HUP, or wait: it is checked again" })
+      end
+    end
+    self.auth_task = nil
+  end)
+end
+
+function Engine:pause_for_auth(err)
+  if self.auth_paused then return end
+  self.auth_paused = true
+  self.sched:pause()
+  log.error("token_rejected", { error = tostring(err), retry_in_s = AUTH_RECHECK_MS // 1000,
+    action = "set a valid KBC_STORAGE_API_TOKEN (in .env) and send HUP; all loads are paused until then" })
+  if not self.once then self:auth_paused_loop() end
+end
+
+---------------------------------------------------------------- start
+
+-- The remote side; in `run` a network that is down is waited for (the
+-- client retries), in `once` a failure ends the run.
+function Engine:start_remote()
+  local attempt = 0
+  while true do
+    local remote, err = self:await(function() return reconcile.fetch_remote(self.client) end)
+    if remote then return remote end
+    if self.stop_mode then return nil, "stopping" end
+    if type(err) == "table" and err.kind == "auth" then
+      log.error("token_rejected", { error = tostring(err),
+        action = "set a valid KBC_STORAGE_API_TOKEN in .env (or the environment) and start again" })
+      return nil, err, EXIT_AUTH
+    end
+    if self.once or (type(err) == "table" and err.kind == "permanent") then
+      log.error("keboola_unreachable", { error = tostring(err),
+        action = "check KBC_STORAGE_API_HOST, the network and the token's permissions" })
+      return nil, err, EXIT_FAILED
+    end
+    attempt = attempt + 1
+    local ms = math.min(STARTUP_RETRY_CAP_MS, 1000 * 2 ^ math.min(attempt, 10))
+    log.warn("keboola_unreachable", { error = tostring(err), retry_in_ms = ms,
+      action = "none if temporary: retrying; check the network and KBC_STORAGE_API_HOST" })
+    local until_ms = timer.now() + ms
+    while timer.now() < until_ms and not self.stop_mode do timer.sleep(100) end
+  end
+end
+
+function Engine:setup()
+  local cfg = self.cfg
+  fs.mkdir_p(cfg.state_dir)
+  self.state = state_mod.load(cfg.state_dir)
+  if self.state.rebuilt and not self.state.missing then
+    log.warn("state_rebuilt", { path = self.state.path, reason = self.state.reason,
+      action = "none: the state is rebuilt from the folder and Keboola; unchanged tables are not uploaded again" })
+  elseif self.state.missing then
+    log.info("state_new", { path = self.state.path })
+  end
+  self:clean_spool()
+  self.client = kbc.new {
+    host = cfg.keboola.host, token = cfg.keboola.token,
+    s3_endpoint = cfg.keboola.s3_endpoint, gcs_endpoint = cfg.keboola.gcs_endpoint,
+    http = cfg.http, retry = cfg.retry, jobs = cfg.jobs, upload = cfg.upload,
+    tags = cfg.keboola.tags,
+  }
+  if self.dry_run then self.client = dry.wrap(self.client) end
+  self.folders = folders_mod.new(cfg, self.policy)
+  self.settle = settle_mod.new { settle_ms = cfg.settle_ms, now = timer.now,
+    stat = function(rel) return self.folders:stat(rel) end }
+  self.sched = scheduler_mod.new { max_parallel = cfg.max_parallel,
+    worker = function(rel) return load.run(self, rel) end,
+    on_done = function(rel, o) self:on_done(rel, o) end }
+end
+
+function Engine:reconcile_local()
+  local files, on_disk = self.folders:rescan_all_initial()
+  for folder in pairs(self.folders:folder_names()) do self:ensure_bucket_soon(folder) end
+  local queued = 0
+  local reasons = {}
+  local rels = {}
+  for rel in pairs(files) do rels[#rels + 1] = rel end
+  table.sort(rels)
+  for _, rel in ipairs(rels) do
+    if self.folders:target(rel) then
+      local need, why = reconcile.needs_load(self.state, self.remote_tables, rel, files[rel])
+      if need then
+        queued = queued + 1
+        reasons[why] = (reasons[why] or 0) + 1
+        self:submit(rel)
+      end
+    end
+  end
+  -- Forget files that are gone; their tables stay in Keboola.
+  for rel, e in pairs(self.state:files()) do
+    if not on_disk[rel] then
+      log.info("file_missing_locally", { file = rel, table = e.table_id,
+        action = "none: the table stays in Keboola; delete it there if it is no longer needed" })
+      self.state:set_file(rel, nil)
+      self.state:set_pending(rel, nil)
+      self.state:set_failure(rel, nil)
+    end
+  end
+  for rel in pairs(self.state:pending()) do
+    if not on_disk[rel] then self.state:set_pending(rel, nil) end
+  end
+  local n = 0
+  for _ in pairs(files) do n = n + 1 end
+  log.info("reconciled", { files = n, to_load = queued, new = reasons.new or 0,
+    changed = reasons.changed or 0, pending = reasons.pending or 0,
+    table_missing_remotely = reasons.table_missing_remotely or 0,
+    remote_tables = self.remote_table_count, dry_run = self.dry_run or nil })
+  self:save_soon()
+end
+
+---------------------------------------------------------------- run
+
+function Engine:open_watcher()
+  local w, err = fswatch.open { root = self.cfg.watch_dir, backend = self.cfg.watcher,
+    interval_ms = self.cfg.poll_interval_ms }
+  if not w then return nil, err end
+  self.watcher = w
+  self.backend_name = w:backend()
+  log.info("watching", { dir = self.cfg.watch_dir, backend = w:backend() })
+  local after = tonumber(require("host.env").get("KBSYNCD_TEST_OVERFLOW_AFTER_MS") or "")
+  if after then
+    task.spawn(function()
+      timer.sleep(math.floor(after))
+      if self.watcher and not self.stop_mode then
+        log.info("test_overflow_injected", { after_ms = math.floor(after) })
+        self.watcher:inject_overflow()
+      end
+    end)
+  end
+  return true
+end
+
+-- The loop of `run` (and of `once`, without a watcher): events in,
+-- settled files out to the scheduler.
+function Engine:loop()
+  while not self.stop_mode do
+    if self.once and self.sched:idle() and self.settle:count() == 0 then break end
+    if self.once and self.auth_paused then break end
+    local deadline = self.settle:next_deadline()
+    local timeout = deadline and math.max(0, deadline - timer.now()) or nil
+    if self.once or not self.watcher then
+      timer.sleep(math.min(timeout or 100, 100))
+    else
+      local events, err = self.watcher:wait(timeout)
+      if not events then
+        if not self.stop_mode then
+          log.error("watcher_failed", { error = err, action = "restart kbsyncd" })
+          self.stop_mode = "stop"
+        end
+        break
+      end
+      self:handle_events(events)
+    end
+    local ready = self.settle:due()
+    for _, r in ipairs(ready) do
+      if self.folders:target(r.rel) then self:submit(r.rel) end
+    end
+  end
+end
+
+-- Let running loads finish (up to shutdown_grace_s), then record what is
+-- still owed so the next start does it.
+function Engine:drain()
+  self.sched:close()
+  local deadline = timer.now() + self.cfg.shutdown_grace_s * 1000
+  if self.sched.nrunning > 0 then
+    log.info("draining", { running = self.sched.nrunning, grace_s = self.cfg.shutdown_grace_s })
+  end
+  while self.sched.nrunning > 0 and timer.now() < deadline do timer.sleep(50) end
+  local owed = self.sched:owed()
+  for rel in pairs(self.settle and self.settle.dirty or {}) do owed[rel] = true end
+  local cancelled = {}
+  for rel in pairs(self.sched.running) do cancelled[#cancelled + 1] = rel end
+  table.sort(cancelled)
+  if #cancelled > 0 then
+    log.warn("loads_cancelled", { count = #cancelled, files = table.concat(cancelled, ","),
+      action = "none: they are loaded again at the next start" })
+  end
+  for rel in pairs(owed) do self.state:set_pending(rel, true) end
+  if self.watcher then pcall(self.watcher.close, self.watcher); self.watcher = nil end
+  self:save_now()
+end
+
+function Engine:once_result()
+  local failed = {}
+  for rel, f in pairs(self.state:failures()) do failed[#failed + 1] = { rel = rel, f = f } end
+  table.sort(failed, function(a, b) return a.rel < b.rel end)
+  log.info("once_summary", { loaded = self.loaded_now, unchanged = self.unchanged_now,
+    failed = #failed, dry_run = self.dry_run or nil })
+  if #failed == 0 then return EXIT_OK end
+  io.stderr:write(string.format("kbsyncd: %d file(s) not in sync:\n", #failed))
+  for _, x in ipairs(failed) do
+    io.stderr:write(string.format("  %s: %s: %s\n", x.rel, x.f.event or x.f.kind, x.f.error or ""))
+  end
+  return EXIT_FAILED
+end
+
+function Engine:run()
+  self.started_at = self:now_iso()
+  log.info("starting", { mode = self.once and "once" or "run", dir = self.cfg.watch_dir,
+    dry_run = self.dry_run or nil, max_parallel = self.cfg.max_parallel,
+    settle_ms = self.cfg.settle_ms })
+  local st = fs.stat(self.cfg.watch_dir)
+  if not st or st.type ~= "dir" then
+    log.error("watch_dir_missing", { dir = self.cfg.watch_dir,
+      action = "create the folder or fix watch_dir in the config" })
+    return 2
+  end
+  self:setup()
+  -- The watcher starts before the scan, so nothing that happens during
+  -- reconcile is lost (it is at worst seen twice).
+  if not self.once then
+    local ok, err = self:open_watcher()
+    if not ok then
+      log.error("watch_failed", { dir = self.cfg.watch_dir, error = err,
+        action = "check that the folder exists and is readable" })
+      return 2
+    end
+  end
+  local remote, err, code = self:start_remote()
+  if not remote then
+    if self.stop_mode then self:drain(); return self.stop_mode == "reload" and "reload" or EXIT_OK end
+    if self.watcher then self.watcher:close() end
+    return code or EXIT_FAILED
+  end
+  self.remote_buckets = remote.buckets
+  self.remote_tables = remote.tables
+  self.remote_table_count = remote.table_count
+  log.info("connected", { project = remote.token.project_name or remote.token.owner_name,
+    buckets = #remote.buckets, tables = remote.table_count,
+    provider = remote.token.file_storage_provider or remote.token.provider })
+  self:reconcile_local()
+  self:loop()
+  if self.once and not self.stop_mode then
+    self:drain()
+    if self.auth_paused then return EXIT_AUTH end
+    return self:once_result()
+  end
+  self:drain()
+  log.info("stopped", { reason = self.stop_mode })
+  if self.stop_mode == "reload" then return "reload" end
+  return EXIT_OK
+end
+
+-- From a signal handler: must not yield.
+function Engine:stop(mode)
+  if self.stop_mode then return end
+  self.stop_mode = mode or "stop"
+  if self.sched then self.sched:close() end
+  if self.watcher then pcall(self.watcher.close, self.watcher) end
+end
+
+return M

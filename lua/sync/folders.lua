@@ -1,0 +1,330 @@
+-- sync/folders.lua - the local side: what is in the watched folder, which
+-- files are candidates for loading, and where each one goes.
+--
+-- Keeps the last scan of every sub-folder (the snapshot) and answers
+-- "what changed" by comparing a new scan with it; watcher events are only
+-- hints that say which folder to scan again.  Decides, through the policy,
+-- which entries are ignored (logged once each) and maps each folder to a
+-- bucket and each file to a table; two local names that map to the same
+-- bucket or table block each other (an ERROR naming both, neither loaded).
+local fs = require "host.fs"
+local log = require "host.log"
+local fswatch = require "sync.fswatch"
+local names = require "sync.names"
+local policy_mod = require "policy"
+
+local M = {}
+
+local Folders = {}
+Folders.__index = Folders
+
+function M.new(cfg, policy)
+  return setmetatable({
+    cfg = cfg, root = cfg.watch_dir, policy = policy,
+    snapshot = {},       -- folder -> {name -> st} (everything the scan saw)
+    candidates = {},     -- folder -> {name -> st} (CSV files we would load)
+    buckets = {},        -- folder -> bucket name | false
+    targets = {},        -- rel -> {stage, bucket, table}
+    blocked = {},        -- rel -> reason
+    blocked_folders = {},-- folder -> reason
+    logged = {},         -- "event:key" -> true (log once)
+    root_files = {},
+  }, Folders)
+end
+
+local function same(a, b)
+  return a and b and a.size == b.size and a.mtime_ns == b.mtime_ns and a.ino == b.ino
+    and a.type == b.type
+end
+
+function Folders:once(level, event, key, fields)
+  local k = event .. ":" .. key
+  if self.logged[k] then return end
+  self.logged[k] = true
+  log[level](event, fields)
+end
+
+function Folders:policy_error(hook, subject, err)
+  self:once("error", "policy_failed", hook .. ":" .. subject, { file = subject, hook = hook,
+    error = err, action = "fix policy." .. hook .. " in the config and send HUP; the daemon keeps running" })
+end
+
+function Folders:ignored(path)
+  local ok, res = self.policy:call("ignore", path)
+  if not ok then self:policy_error("ignore", path, res); return true end
+  return res == true
+end
+
+-- Bucket name of a folder (cached per scan of the root).
+function Folders:bucket_name(folder)
+  local b = self.buckets[folder]
+  if b == nil then
+    local ok, name, why = self.policy:call("bucket", folder)
+    if not ok then
+      self:policy_error("bucket", folder, name)
+      b, why = false, "policy.bucket failed"
+    elseif type(name) ~= "string" or name == "" then
+      self:once("error", "bucket_name_invalid", folder, { folder = folder, reason = why,
+        action = "rename the folder (letters, digits, - and _) or map it in policy.bucket" })
+      b = false
+    else
+      b = name
+    end
+    self.buckets[folder] = b
+    self.bucket_why = self.bucket_why or {}
+    self.bucket_why[folder] = why
+  end
+  if not b then return nil, (self.bucket_why or {})[folder] or "no bucket name" end
+  return b
+end
+
+function Folders:blocked_folder(folder) return self.blocked_folders[folder] end
+
+-- Buckets: two folders with one bucket name block each other.
+function Folders:check_bucket_collisions()
+  local map = {}
+  for folder in pairs(self.snapshot) do
+    local b = self:bucket_name(folder)
+    if b then map[folder] = b end
+  end
+  local coll = names.collisions(map)
+  self.blocked_folders = {}
+  for folder, others in pairs(coll) do
+    self.blocked_folders[folder] = "bucket name '" .. map[folder] .. "' also used by " .. table.concat(others, ",")
+    self:once("error", "bucket_name_collision", folder .. "|" .. table.concat(others, ","), {
+      folder = folder, bucket = map[folder], others = table.concat(others, ","),
+      action = "rename one of the folders (or map it in policy.bucket); neither is loaded until then" })
+  end
+end
+
+-- Classifies the entries of one folder; returns its candidates.
+function Folders:classify(folder, entries)
+  local cand = {}
+  for name, st in pairs(entries) do
+    local rel = folder .. "/" .. name
+    if st.type == "dir" then
+      if not self:ignored(rel) then
+        self:once("debug", "folder_ignored", rel, { file = rel,
+          reason = "only <folder>/<file>.csv is synced; deeper folders are not" })
+      end
+    elseif st.type ~= "file" then
+      self:once("info", "entry_skipped", rel, { file = rel, type = st.type,
+        action = "none: only regular files are loaded (symlinks, FIFOs and devices are skipped)" })
+    elseif self:ignored(rel) then
+      self:once("debug", "file_ignored", rel, { file = rel,
+        reason = "policy.ignore: hidden, temporary or not a .csv file" })
+    else
+      cand[name] = st
+    end
+  end
+  return cand
+end
+
+-- Maps the folder's candidates to tables and blocks name collisions.
+function Folders:map_tables(folder)
+  local cand = self.candidates[folder] or {}
+  local map = {}
+  for name in pairs(cand) do
+    local rel = folder .. "/" .. name
+    self.targets[rel], self.blocked[rel] = nil, nil
+    local file = policy_mod.file_info(self.root, rel)
+    local ok, t, why = self.policy:call("table", file)
+    if not ok then
+      self:policy_error("table", rel, t)
+      self.blocked[rel] = "policy.table failed"
+    elseif type(t) ~= "string" or t == "" then
+      self.blocked[rel] = why or "no table name"
+      self:once("error", "table_name_invalid", rel, { file = rel, reason = why,
+        action = "rename the file (letters, digits, - and _) or map it in policy.table" })
+    else
+      map[name] = t
+    end
+  end
+  local coll = names.collisions(map)
+  for name, t in pairs(map) do
+    local rel = folder .. "/" .. name
+    if coll[name] then
+      local others = {}
+      for _, o in ipairs(coll[name]) do others[#others + 1] = folder .. "/" .. o end
+      self.blocked[rel] = "table name '" .. t .. "' also used by " .. table.concat(others, ",")
+      self:once("error", "table_name_collision", rel .. "|" .. table.concat(others, ","), {
+        file = rel, table = t, others = table.concat(others, ","),
+        action = "rename one of the files (or map it in policy.table); neither is loaded until then" })
+    else
+      self.targets[rel] = { table = t }
+    end
+  end
+end
+
+-- Where rel goes: {stage, bucket, table} or nil, reason.
+function Folders:target(rel)
+  local folder = rel:match("^([^/]+)/")
+  if not folder then return nil, "not in a sub-folder" end
+  if self.blocked_folders[folder] then return nil, self.blocked_folders[folder] end
+  if self.blocked[rel] then return nil, self.blocked[rel] end
+  local t = self.targets[rel]
+  if not t then return nil, "not a loadable file" end
+  local b, why = self:bucket_name(folder)
+  if not b then return nil, why end
+  return { stage = self.cfg.stage, bucket = b, table = t.table }
+end
+
+function Folders:stat(rel)
+  local st = fs.stat(fs.join(self.root, rel))
+  if not st or st.type ~= "file" then return nil end
+  return st
+end
+
+function Folders:files()
+  local out = {}
+  for folder, cand in pairs(self.candidates) do
+    for name, st in pairs(cand) do out[folder .. "/" .. name] = st end
+  end
+  return out
+end
+
+function Folders:folder_names()
+  local out = {}
+  for folder in pairs(self.snapshot) do out[folder] = true end
+  return out
+end
+
+-- Applies a new listing of one folder; returns the changes.
+function Folders:apply_folder(folder, entries, changes, is_new)
+  local old = self.candidates[folder] or {}
+  local cand = self:classify(folder, entries)
+  self.snapshot[folder] = entries
+  self.candidates[folder] = cand
+  self:map_tables(folder)
+  for name, st in pairs(cand) do
+    if not same(old[name], st) then
+      changes[#changes + 1] = { kind = "file", rel = folder .. "/" .. name, st = st }
+    end
+  end
+  for name in pairs(old) do
+    if not cand[name] then
+      local rel = folder .. "/" .. name
+      self.targets[rel], self.blocked[rel] = nil, nil
+      if not entries[name] then
+        log.info("file_deleted", { file = rel,
+          action = "none: the table stays in Keboola; delete it there if it is no longer needed" })
+        self.logged["file_deleted:" .. rel] = nil
+      end
+      changes[#changes + 1] = { kind = "deleted", rel = rel }
+    end
+  end
+  if is_new then changes[#changes + 1] = { kind = "new_folder", folder = folder } end
+end
+
+function Folders:note_root_files(root_entries)
+  for name, st in pairs(root_entries or {}) do
+    self:once("info", "root_file_ignored", name, { file = name, type = st.type,
+      action = "move it into a sub-folder: only <folder>/<file>.csv is synced" })
+  end
+end
+
+-- Sub-folders that policy lets through (hidden folders are ignored).
+function Folders:wanted_folder(name)
+  if self:ignored(name) then
+    self:once("debug", "folder_ignored", name, { folder = name, reason = "policy.ignore" })
+    return false
+  end
+  return true
+end
+
+-- Everything, from scratch; changes relative to the previous snapshot.
+function Folders:rescan_all()
+  local changes = {}
+  local r, err = fswatch.scan(self.root)
+  if not r then
+    log.error("scan_failed", { dir = self.root, error = err,
+      action = "check that watch_dir exists and is readable" })
+    return changes
+  end
+  self:note_root_files(r.root)
+  local seen = {}
+  for folder, entries in pairs(r.folders) do
+    if self:wanted_folder(folder) then
+      seen[folder] = true
+      self:apply_folder(folder, entries, changes, self.snapshot[folder] == nil)
+    end
+  end
+  for folder in pairs(self.snapshot) do
+    if not seen[folder] then self:drop_folder(folder, changes) end
+  end
+  self:check_bucket_collisions()
+  return changes
+end
+
+function Folders:drop_folder(folder, changes)
+  log.info("folder_deleted", { folder = folder,
+    action = "none: its bucket and tables stay in Keboola" })
+  for name in pairs(self.candidates[folder] or {}) do
+    local rel = folder .. "/" .. name
+    self.targets[rel], self.blocked[rel] = nil, nil
+    changes[#changes + 1] = { kind = "deleted", rel = rel }
+  end
+  self.snapshot[folder], self.candidates[folder], self.buckets[folder] = nil, nil, nil
+end
+
+-- The first scan: candidate files and every file on disk (rel -> true).
+function Folders:rescan_all_initial()
+  self:rescan_all()
+  local on_disk = {}
+  for folder, entries in pairs(self.snapshot) do
+    for name, st in pairs(entries) do
+      if st.type == "file" then on_disk[folder .. "/" .. name] = true end
+    end
+  end
+  return self:files(), on_disk
+end
+
+-- The root changed: folders came or went, or root files appeared.
+function Folders:rescan_root()
+  -- A root listing is cheap next to the per-folder scans it saves: only
+  -- new folders are listed in full.
+  local changes = {}
+  local names_, err = fs.list(self.root)
+  if not names_ then
+    log.error("scan_failed", { dir = self.root, error = err,
+      action = "check that watch_dir exists and is readable" })
+    return changes
+  end
+  local seen, root_files = {}, {}
+  for _, name in ipairs(names_) do
+    local st = fs.stat(fs.join(self.root, name))
+    if st and st.type == "dir" then
+      if self:wanted_folder(name) then
+        seen[name] = true
+        if self.snapshot[name] == nil then
+          local entries = fswatch.scan_folder(self.root, name) or {}
+          self:apply_folder(name, entries, changes, true)
+        end
+      end
+    elseif st then
+      root_files[name] = st
+    end
+  end
+  self:note_root_files(root_files)
+  for folder in pairs(self.snapshot) do
+    if not seen[folder] then self:drop_folder(folder, changes) end
+  end
+  self:check_bucket_collisions()
+  return changes
+end
+
+function Folders:rescan_folder(folder)
+  local changes = {}
+  if not self:wanted_folder(folder) then return changes end
+  local entries, err = fswatch.scan_folder(self.root, folder)
+  if not entries then
+    if self.snapshot[folder] then self:drop_folder(folder, changes) end
+    log.debug("scan_folder_failed", { folder = folder, error = err })
+    return changes
+  end
+  self:apply_folder(folder, entries, changes, self.snapshot[folder] == nil)
+  if changes[#changes] and changes[#changes].kind == "new_folder" then self:check_bucket_collisions() end
+  return changes
+end
+
+return M
