@@ -10,9 +10,9 @@ int luaopen_host_http(lua_State *L);
 int luaopen_host_log(lua_State *L);
 int luaopen_host_env(lua_State *L);
 int luaopen_host_fs(lua_State *L);
-int luaopen_host_csv(lua_State *L) __attribute__((weak));
-int luaopen_host_stage(lua_State *L) __attribute__((weak));
-int luaopen_host_watch(lua_State *L) __attribute__((weak));
+int luaopen_host_csv(lua_State *L);
+int luaopen_host_stage(lua_State *L);
+int luaopen_host_watch(lua_State *L);
 int luaopen_cjson(lua_State *L);
 int luaopen_cjson_safe(lua_State *L);
 
@@ -32,7 +32,6 @@ void host_preload_modules(lua_State *L)
     };
     luaL_getsubtable(L, LUA_REGISTRYINDEX, LUA_PRELOAD_TABLE);
     for (size_t i = 0; i < sizeof mods / sizeof mods[0]; i++) {
-        if (!mods[i].open) continue; /* a binding not linked into this build */
         lua_pushcfunction(L, mods[i].open);
         lua_setfield(L, -2, mods[i].name);
     }
