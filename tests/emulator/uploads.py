@@ -9,14 +9,13 @@ import json
 import urllib.parse
 import uuid
 
-import boto3
-from botocore.config import Config
-
 from rigclient import http
 
 
 # --- aws ---------------------------------------------------------------
 def s3_client(rig, prepared, secret=None, with_token=True):
+    import boto3  # only the aws tests need it
+    from botocore.config import Config
     creds = prepared["uploadParams"]["credentials"]
     return boto3.client(
         "s3", endpoint_url=rig.env["KBSYNCD_S3_ENDPOINT"], region_name=prepared["region"],

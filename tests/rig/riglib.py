@@ -77,10 +77,20 @@ def _is_ours(pid, rig_dir):
         return False
 
 
+def _marked_processes(rig_dir):
+    """Pids whose environment carries this rig's marker (covers lost pid files)."""
+    found = []
+    for entry in os.listdir("/proc"):
+        if entry.isdigit() and int(entry) != os.getpid() and _is_ours(int(entry), rig_dir):
+            found.append(int(entry))
+    return found
+
+
 def stop_all(rig_dir, grace_s=5.0):
     """SIGTERM every process this rig started, SIGKILL after grace; remove pid files."""
     pids = {}
-    for entry in sorted(os.listdir(rig_dir)):
+    entries = sorted(os.listdir(rig_dir)) if os.path.isdir(rig_dir) else []
+    for entry in entries:
         if entry.endswith(".pid"):
             path = os.path.join(rig_dir, entry)
             with open(path) as handle:
@@ -89,6 +99,8 @@ def stop_all(rig_dir, grace_s=5.0):
                 pids[int(text)] = path
             else:
                 os.unlink(path)
+    for pid in _marked_processes(rig_dir):
+        pids.setdefault(pid, None)
     for pid in pids:
         _signal(pid, signal.SIGTERM)
     deadline = time.monotonic() + grace_s
@@ -97,7 +109,8 @@ def stop_all(rig_dir, grace_s=5.0):
     for pid, path in pids.items():
         if _alive(pid, rig_dir):
             _signal(pid, signal.SIGKILL)
-        os.unlink(path)
+        if path:
+            os.unlink(path)
     return list(pids)
 
 
