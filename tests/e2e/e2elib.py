@@ -1,0 +1,292 @@
+"""Shared helpers of the end-to-end tests: a rig, a daemon, polling, TAP.
+
+Every test file starts its own rig (tests/rig/up) and temporary folders and
+removes both on every exit path (normal end, exception, SIGTERM/SIGINT).
+Nothing here sleeps for a fixed time to "let things happen": tests poll a
+condition until a deadline.
+
+Environment: KBSYNCD_BIN (the binary under test; default build/kbsyncd),
+KBSYNCD_SCRIPTS (optional: a Lua scripts folder passed as --scripts).
+"""
+import atexit
+import csv
+import io
+import json
+import os
+import re
+import shutil
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.error
+import urllib.request
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+ROOT = os.path.dirname(os.path.dirname(HERE))
+RIG = os.path.join(ROOT, "tests", "rig")
+BIN = os.environ.get("KBSYNCD_BIN") or os.path.join(ROOT, "build", "kbsyncd")
+# ASan builds are slower: stretch every deadline.
+SLOW = 3.0 if os.environ.get("KBSYNCD_ASAN") == "1" or "asan" in BIN else 1.0
+
+
+class Tap:
+    def __init__(self):
+        self.n = 0
+        self.failed = 0
+
+    def ok(self, cond, desc, diag=None):
+        self.n += 1
+        print(f"{'ok' if cond else 'not ok'} {self.n} - {desc}", flush=True)
+        if not cond:
+            self.failed += 1
+            if diag:
+                for line in str(diag).splitlines()[-40:]:
+                    print(f"#   {line}", flush=True)
+        return cond
+
+    def diag(self, msg):
+        print(f"# {msg}", flush=True)
+
+    def done(self):
+        print(f"1..{self.n}", flush=True)
+        return 1 if self.failed else 0
+
+
+def wait_until(fn, timeout, interval=0.1):
+    """Poll fn() until it returns something truthy; returns it, or None at the deadline."""
+    deadline = time.monotonic() + timeout * SLOW
+    while True:
+        value = fn()
+        if value:
+            return value
+        if time.monotonic() >= deadline:
+            return None
+        time.sleep(interval)
+
+
+def http(method, url, body=None, headers=None, timeout=30):
+    req = urllib.request.Request(url, data=body, method=method, headers=headers or {})
+    try:
+        with urllib.request.urlopen(req, timeout=timeout) as r:
+            return r.status, r.read()
+    except urllib.error.HTTPError as e:
+        return e.code, e.read()
+
+
+def parse_csv(text):
+    return [row for row in csv.reader(io.StringIO(text))]
+
+
+_cleanups = []
+
+
+def _run_cleanups(*_):
+    while _cleanups:
+        fn = _cleanups.pop()
+        try:
+            fn()
+        except Exception as exc:  # cleanup must go on
+            print(f"# cleanup: {exc}", flush=True)
+
+
+def _on_signal(signo, _frame):
+    _run_cleanups()
+    sys.exit(128 + signo)
+
+
+atexit.register(_run_cleanups)
+signal.signal(signal.SIGTERM, _on_signal)
+signal.signal(signal.SIGINT, _on_signal)
+
+
+def on_exit(fn):
+    _cleanups.append(fn)
+
+
+class Rig:
+    """tests/rig/up PROVIDER in a private rig dir; down at exit."""
+
+    def __init__(self, provider, **env):
+        self.provider = provider
+        self.dir = tempfile.mkdtemp(prefix=f"kbsyncd-e2e-rig-{provider}-")
+        self.env = {}
+        e = dict(os.environ, KBSYNCD_RIG_DIR=self.dir)
+        e.update({k: str(v) for k, v in env.items()})
+        on_exit(self.down)
+        out = subprocess.run([os.path.join(RIG, "up"), provider], env=e, capture_output=True,
+                             text=True, timeout=120)
+        if out.returncode != 0:
+            raise RuntimeError(f"rig up {provider} failed: {out.stderr[-2000:]}")
+        for line in out.stdout.splitlines():
+            m = re.match(r"export (\w+)=(.*)$", line)
+            if m:
+                value = m.group(2)
+                if value.startswith("'") and value.endswith("'"):
+                    value = value[1:-1]
+                self.env[m.group(1)] = value
+        self.url = self.env["KBSYNCD_EMULATOR_URL"]
+        self.token = self.env["KBC_STORAGE_API_TOKEN"]
+
+    def down(self):
+        if self.dir:
+            subprocess.run([os.path.join(RIG, "down"), self.dir], capture_output=True, timeout=60)
+            shutil.rmtree(self.dir, ignore_errors=True)
+            self.dir = None
+
+    # emulator views -------------------------------------------------------
+    def table_rows(self, table_id):
+        status, body = http("GET", f"{self.url}/_emulator/tables/{table_id}.csv")
+        if status != 200:
+            return None
+        return parse_csv(body.decode("utf-8"))
+
+    def api(self, path):
+        status, body = http("GET", f"{self.url}{path}", headers={"X-StorageApi-Token": self.token})
+        return json.loads(body) if status == 200 else None
+
+    def buckets(self):
+        return {b["id"] for b in (self.api("/v2/storage/buckets") or [])}
+
+    def tables(self):
+        return {t["id"]: t for t in (self.api("/v2/storage/tables?include=columns") or [])}
+
+    def requests(self, since=0):
+        status, body = http("GET", f"{self.url}/_emulator/requests?since={since}")
+        return json.loads(body)["requests"] if status == 200 else []
+
+    def last_seq(self):
+        reqs = self.requests()
+        return reqs[-1]["seq"] if reqs else 0
+
+    def count(self, method, pattern, since=0):
+        rx = re.compile(pattern)
+        return sum(1 for r in self.requests(since) if r["method"] == method and rx.search(r["path"]))
+
+    def faults(self, **cfg):
+        status, body = http("PUT", f"{self.url}/_emulator/faults", json.dumps(cfg).encode(),
+                            {"Content-Type": "application/json"})
+        if status != 200:
+            raise RuntimeError(f"faults: {status} {body[:200]}")
+
+
+class Daemon:
+    """A watched folder, a state folder, a config and the daemon process."""
+
+    def __init__(self, rig, settle_ms=200, extra=""):
+        self.rig = rig
+        self.base = tempfile.mkdtemp(prefix="kbsyncd-e2e-")
+        on_exit(lambda: shutil.rmtree(self.base, ignore_errors=True))
+        self.watch = os.path.join(self.base, "watch")
+        self.state = os.path.join(self.base, "state")
+        self.logfile = os.path.join(self.base, "kbsyncd.log")
+        os.makedirs(self.watch)
+        self.config = os.path.join(self.base, "config.lua")
+        self.write_config(settle_ms, extra)
+        self.proc = None
+        self.out = None
+        on_exit(self.kill)
+
+    def write_config(self, settle_ms=200, extra=""):
+        with open(self.config, "w") as f:
+            f.write(f"""return {{
+  watch_dir = {json.dumps(self.watch)}, state_dir = {json.dumps(self.state)},
+  settle_ms = {settle_ms}, shutdown_grace_s = 10,
+  log = {{ file = {json.dumps(self.logfile)}, level = "debug" }},
+  jobs = {{ poll_initial_ms = 50, poll_cap_ms = 300 }},
+  retry = {{ base_ms = 50, cap_ms = 1000 }},
+  {extra}
+}}
+""")
+
+    def argv(self, *args):
+        argv = [BIN]
+        if os.environ.get("KBSYNCD_SCRIPTS"):
+            argv += ["--scripts", os.environ["KBSYNCD_SCRIPTS"]]
+        return argv + list(args) + ["-c", self.config]
+
+    def env(self, **extra):
+        e = dict(os.environ)
+        e.update(self.rig.env)
+        e.update({k: str(v) for k, v in extra.items()})
+        return e
+
+    def path(self, rel):
+        return os.path.join(self.watch, rel)
+
+    def write(self, rel, text, atomic=False):
+        p = self.path(rel)
+        os.makedirs(os.path.dirname(p), exist_ok=True)
+        if atomic:
+            tmp = os.path.join(os.path.dirname(p), f".{os.path.basename(p)}.tmp{os.getpid()}")
+            with open(tmp, "w") as f:
+                f.write(text)
+            os.rename(tmp, p)
+        else:
+            with open(p, "w") as f:
+                f.write(text)
+
+    def start(self, *args, **env):
+        assert self.proc is None or self.proc.poll() is not None
+        self.out = open(os.path.join(self.base, "stderr.txt"), "a")
+        self.proc = subprocess.Popen(self.argv("run", *args), env=self.env(**env),
+                                     stdout=self.out, stderr=subprocess.STDOUT)
+        return self.proc
+
+    def once(self, *args, timeout=120, **env):
+        r = subprocess.run(self.argv("once", *args), env=self.env(**env), capture_output=True,
+                           text=True, timeout=timeout * SLOW)
+        return r
+
+    def command(self, *args):
+        return subprocess.run(self.argv(*args), env=self.env(), capture_output=True, text=True,
+                              timeout=60)
+
+    def stop(self, sig=signal.SIGTERM, timeout=30):
+        """Signal the daemon; returns (exit code, seconds it took) or (None, timeout)."""
+        if not self.proc or self.proc.poll() is not None:
+            return (self.proc.returncode if self.proc else None), 0
+        t0 = time.monotonic()
+        self.proc.send_signal(sig)
+        try:
+            rc = self.proc.wait(timeout=timeout * SLOW)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+            self.proc.wait()
+            return None, time.monotonic() - t0
+        return rc, time.monotonic() - t0
+
+    def kill(self):
+        if self.proc and self.proc.poll() is None:
+            self.proc.kill()
+            self.proc.wait()
+
+    def log(self):
+        try:
+            with open(self.logfile, encoding="utf-8", errors="replace") as f:
+                return f.read()
+        except FileNotFoundError:
+            return ""
+
+    def log_lines(self, event, level=None):
+        rx = re.compile(r"^\S+ (\w+)\s+" + re.escape(event) + r"\b")
+        out = []
+        for line in self.log().splitlines():
+            m = rx.match(line)
+            if m and (level is None or m.group(1) == level):
+                out.append(line)
+        return out
+
+    def wait_log(self, event, count=1, timeout=30, level=None):
+        return wait_until(lambda: len(self.log_lines(event, level)) >= count, timeout)
+
+    def state_json(self):
+        try:
+            with open(os.path.join(self.state, "state.json")) as f:
+                return json.load(f)
+        except (FileNotFoundError, ValueError):
+            return None
+
+    def tail(self, n=40):
+        return "\n".join(self.log().splitlines()[-n:])
