@@ -116,6 +116,9 @@ static void add_pattern(scorer *s, size_t len)
 static void on_record(void *ctx, const csv_record *r)
 {
     scorer *s = ctx;
+    /* a field left open by the end of the file is merely untyped: the
+     * file may be cut short, the enclosure still be right */
+    if (r->unterminated && s->rec_anomalous) s->rec_anomalous--;
     if (!r->blank) {
         add_pattern(s, r->fields);
         s->cells += s->rec_cells;

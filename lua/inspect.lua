@@ -1,0 +1,229 @@
+-- inspect.lua - what staging sees in one file: `kbsyncd inspect FILE`.
+--
+-- describe(path, cfg, target_fn) analyses the file with host.stage in
+-- analyse mode (nothing is written) and returns the stager's result table
+-- plus `target` (what target_fn(path) maps the file to: {stage, bucket,
+-- table}, or nil), `problems` (why Keboola would refuse the file as it is),
+-- `warnings` and `loadable`.
+-- run(path, opts) prints that as a readable summary, or with opts.json as
+-- exactly one JSON object, and returns the exit code: 0 when the file can
+-- be loaded as it is, 1 otherwise (the reasons go to stderr).
+-- opts: {json = bool, cfg = table (gzip_threshold, gzip_level,
+-- sample_bytes, delimiters), target = function(path), out = file handle
+-- (default io.stdout), err = file handle (default io.stderr)}.
+--
+-- This runs synchronously: a CLI command may block, the daemon's loop is
+-- not running.
+
+local stage = require "host.stage"
+local cjson = require "cjson"
+
+local M = {}
+
+local STEP_BYTES = 64 << 20
+
+local function problems_of(r)
+  local problems, warnings = {}, {}
+  local function add(list, fmt, ...) list[#list + 1] = string.format(fmt, ...) end
+  if r.unstable then
+    add(problems, "the file changed while it was read; try again when it is stable")
+  end
+  if r.encoding and not r.encoding.valid then
+    local e = r.encoding.error
+    add(problems, "not valid UTF-8: %s at line %d, column %d (byte offset %d)",
+        e.message, e.line, e.column, e.offset)
+  end
+  if r.error and r.error.code ~= "utf8" and r.error.code ~= "unstable" then
+    add(problems, "%s", r.error.message)
+  end
+  for _, e in ipairs(r.header and r.header.errors or {}) do
+    add(problems, "header column %d (%q): %s", e.column, e.name, e.message)
+  end
+  if (r.record_errors_total or 0) > 0 then
+    local first = r.record_errors[1]
+    add(problems, "%d record(s) with a different number of fields than the header "
+        .. "(first: line %d has %d, the header %d)", r.record_errors_total,
+        first.line, first.got, first.expected)
+  end
+  if (r.anomalies or 0) > 0 then
+    add(warnings, "%d field(s) have text after their closing quote (first on line %d)",
+        r.anomalies, r.first_anomaly_line)
+  end
+  if r.header and #r.header.webalize > 0 then
+    add(warnings, "%d column name(s) are not ASCII: Keboola transliterates them "
+        .. "(the daemon asks the server for the exact names)", #r.header.webalize)
+  end
+  return problems, warnings
+end
+
+function M.describe(path, cfg, target_fn)
+  cfg = cfg or {}
+  local s, err = stage.open {
+    src = path,
+    gzip_threshold = cfg.gzip_threshold,
+    gzip_level = cfg.gzip_level,
+    sample_bytes = cfg.sample_bytes,
+    delimiters = cfg.delimiters,
+  }
+  local r
+  if not s then
+    r = { file = path, error = err }
+  else
+    while true do
+      local done = s:step(STEP_BYTES)
+      if done ~= false then break end -- true: finished; nil: failed
+    end
+    r = s:result()
+    s:close()
+  end
+  if target_fn then r.target = target_fn(path) end
+  r.problems, r.warnings = problems_of(r)
+  r.loadable = #r.problems == 0
+  return r
+end
+
+-- ---- JSON, written by hand: lua-cjson 2.1.0 turns an empty Lua table into
+-- {} and orders keys at random, so objects and arrays are built explicitly
+-- and cjson only encodes scalars.
+
+-- Invalid UTF-8 (a header from a Latin-1 file) would make invalid JSON:
+-- each bad byte becomes U+FFFD.
+local function valid_utf8(s)
+  if utf8.len(s) then return s end
+  local out, i = {}, 1
+  while i <= #s do
+    local ok, n = pcall(utf8.len, s, i, i)
+    if ok and n then
+      local cp = utf8.codepoint(s, i)
+      local ch = utf8.char(cp)
+      out[#out + 1] = ch
+      i = i + #ch
+    else
+      out[#out + 1] = "\u{FFFD}"
+      i = i + 1
+    end
+  end
+  return table.concat(out)
+end
+
+local function scalar(v)
+  if v == nil or v == cjson.null then return "null" end
+  if type(v) == "string" then v = valid_utf8(v) end
+  return cjson.encode(v)
+end
+
+local function object(fields) -- { {key, json}, ... } in order
+  local parts = {}
+  for i, f in ipairs(fields) do parts[i] = cjson.encode(f[1]) .. ":" .. f[2] end
+  return "{" .. table.concat(parts, ",") .. "}"
+end
+
+local function array(list, encode)
+  local parts = {}
+  for i, v in ipairs(list or {}) do parts[i] = (encode or scalar)(v) end
+  return "[" .. table.concat(parts, ",") .. "]"
+end
+
+local RFC = { delimiter = ",", enclosure = '"', escapedBy = "", lineTerminator = "\n", bom = false }
+
+local function to_json(r)
+  local enc = r.encoding or { valid = false }
+  local d = r.dialect or RFC
+  local h = r.header or {}
+  local e = enc.error
+  local target = r.target
+  return object {
+    { "file", scalar(r.file) },
+    { "size", scalar(r.size or 0) },
+    { "encoding", object {
+      { "valid", scalar(enc.valid and true or false) },
+      { "error", e and object {
+        { "line", scalar(e.line) }, { "column", scalar(e.column) },
+        { "offset", scalar(e.offset) }, { "message", scalar(e.message) },
+      } or "null" },
+    } },
+    { "dialect", object {
+      { "delimiter", scalar(d.delimiter) }, { "enclosure", scalar(d.enclosure) },
+      { "escapedBy", scalar(d.escapedBy) }, { "lineTerminator", scalar(d.lineTerminator) },
+      { "bom", scalar(d.bom) },
+    } },
+    { "header", object {
+      { "raw", array(h.raw) },
+      { "keboola", array(h.keboola) },
+      { "errors", array(h.errors, function(x)
+        return object { { "column", scalar(x.column) }, { "name", scalar(x.name) },
+                        { "message", scalar(x.message) } }
+      end) },
+    } },
+    { "rows", scalar(r.rows or 0) },
+    { "gzip", scalar(r.gzip and true or false) },
+    { "normalize", scalar(r.normalize and true or false) },
+    { "target", target and object {
+      { "stage", scalar(target.stage) }, { "bucket", scalar(target.bucket) },
+      { "table", scalar(target.table) },
+    } or "null" },
+  }
+end
+
+local function char_name(c)
+  if c == "" then return "none" end
+  if c == "\t" then return "TAB" end
+  return "'" .. c .. "'"
+end
+
+local EOL_NAMES = { ["\n"] = "LF", ["\r\n"] = "CRLF", ["\r"] = "CR", [""] = "none" }
+
+local function summary(r)
+  local lines = {}
+  local function line(k, fmt, ...) lines[#lines + 1] = string.format("%-10s" .. fmt, k, ...) end
+  line("file", "%s (%d bytes)", r.file, r.size or 0)
+  if r.encoding then
+    if r.encoding.valid then
+      line("encoding", "UTF-8")
+    else
+      local e = r.encoding.error
+      line("encoding", "NOT UTF-8: %s at line %d, column %d (byte offset %d)",
+           e.message, e.line, e.column, e.offset)
+    end
+  end
+  local d = r.dialect
+  if d then
+    line("dialect", "delimiter %s, enclosure %s, escape %s, line ends %s%s",
+         char_name(d.delimiter), char_name(d.enclosure), char_name(d.escapedBy),
+         EOL_NAMES[d.lineTerminator] or "?", d.bom and ", BOM" or "")
+  end
+  local h = r.header
+  if h then
+    line("header", "%d column(s): %s", #h.raw, table.concat(h.raw, ", "))
+    line("keboola", "%s", table.concat(h.keboola, ", "))
+  end
+  if r.rows then line("rows", "%d", r.rows) end
+  if r.dialect then
+    line("upload", "%s%s", r.normalize and "rewritten as RFC 4180" or "as it is",
+         r.gzip and ", gzipped" or "")
+  end
+  local t = r.target
+  line("target", "%s", t and string.format("%s / %s / %s", t.stage, t.bucket, t.table)
+                        or "(not mapped)")
+  for _, w in ipairs(r.warnings) do line("warning", "%s", w) end
+  for _, p in ipairs(r.problems) do line("problem", "%s", p) end
+  line("verdict", "%s", r.loadable and "can be loaded as it is" or "cannot be loaded as it is")
+  return table.concat(lines, "\n") .. "\n"
+end
+
+function M.run(path, opts)
+  opts = opts or {}
+  local out, err = opts.out or io.stdout, opts.err or io.stderr
+  local r = M.describe(path, opts.cfg, opts.target)
+  if opts.json then
+    out:write(to_json(r), "\n")
+    for _, p in ipairs(r.problems) do err:write("inspect: ", p, "\n") end
+  else
+    out:write(summary(r))
+  end
+  return r.loadable and 0 or 1
+end
+
+M._to_json = to_json -- for tests
+
+return M
