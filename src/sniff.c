@@ -219,7 +219,12 @@ double sniff_dialect(const unsigned char *sample, size_t n, int at_eof,
             if (q == 0 && !pr.count['"']) continue;
             if (q == '\'' && !pr.count['\'']) continue;
             for (int esc = 0; esc < 2; esc++) {
-                if (esc && !(pr.backslash_before[q ? q : delims[di]]))
+                /* backslash escapes only where a backslash precedes the
+                 * enclosure, or the delimiter when there is no enclosure
+                 * (or it never occurs) */
+                int bare = !q || !pr.count[q];
+                if (esc && !(q && pr.backslash_before[q]) &&
+                    !(bare && pr.backslash_before[delims[di]]))
                     continue;
                 memset(&cand, 0, sizeof cand);
                 cand.delimiter = delims[di];
@@ -239,6 +244,9 @@ double sniff_dialect(const unsigned char *sample, size_t n, int at_eof,
         csv_dialect_rfc(out);
         best = 0;
     }
+    /* backslash escapes and an enclosure that never occurs: the same
+     * reading without the enclosure is one Keboola imports as it is */
+    if (out->escape && out->quote && !pr.count[out->quote]) out->quote = 0;
     find_eol(sample, n, out);
     return best;
 }

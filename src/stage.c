@@ -56,6 +56,7 @@ struct stage {
     int out_open;
     stage_norm norm;
     csv_sink norm_sink;
+    int rewriting; /* normalising into a spool (not in analyse mode) */
     uint64_t copied_to;
     int header_written;
 
@@ -206,14 +207,14 @@ static void on_header_data(void *ctx, const unsigned char *p, size_t n)
     stage_t *st = ctx;
     st->header_sink.data(st->header_sink.ctx, p, n);
     /* a replaced header is not written field by field */
-    if (st->res.normalize && !st->names) st->norm_sink.data(&st->norm, p, n);
+    if (st->rewriting && !st->names) st->norm_sink.data(&st->norm, p, n);
 }
 
 static void on_header_field(void *ctx, int quoted, int anomaly)
 {
     stage_t *st = ctx;
     st->header_sink.field(st->header_sink.ctx, quoted, anomaly);
-    if (st->res.normalize && !st->names)
+    if (st->rewriting && !st->names)
         st->norm_sink.field(&st->norm, quoted, anomaly);
 }
 
@@ -243,7 +244,7 @@ static void header_ended(stage_t *st, const csv_record *r)
         st->deferred_code = "header";
         return;
     }
-    if (st->res.normalize) {
+    if (st->rewriting) {
         if (st->names) {
             if (stage_write_header(&st->out, (const char *const *)st->names,
                                    st->name_count, &rfc, CSV_TERM_CRLF) < 0)
@@ -266,7 +267,7 @@ static void on_record(void *ctx, const csv_record *r)
         header_ended(st, r);
         return;
     }
-    if (res->normalize) st->norm_sink.record(&st->norm, r);
+    if (st->rewriting) st->norm_sink.record(&st->norm, r);
     if (r->unterminated && !res->unterminated) {
         res->unterminated = 1;
         res->unterminated_line = r->line;
@@ -372,7 +373,7 @@ static stage_status process(stage_t *st, const unsigned char *p, size_t n)
     csv_scan(&st->scan, p, n);
     st->pos += n;
     if (st->deferred_code) return deferred(st);
-    if (st->out_open && !st->res.normalize && copy_out(st, p, base, n) < 0)
+    if (st->out_open && !st->rewriting && copy_out(st, p, base, n) < 0)
         return fail(st, "io", "%s", st->out.error[0] ? st->out.error
                                                      : "cannot copy source");
     if (st->deferred_code) return deferred(st);
@@ -414,6 +415,7 @@ static stage_status start(stage_t *st)
         len += (size_t)r;
     }
     if (len >= 3 && memcmp(st->sample, "\xEF\xBB\xBF", 3) == 0) bom = 3;
+    st->res.dialect.bom = bom > 0;
     if (len == bom)
         return fail(st, "empty",
                     "%s is empty: Keboola needs at least a header line", st->src);
@@ -436,6 +438,7 @@ static stage_status start(stage_t *st)
         st->out_open = 1;
         stage_norm_init(&st->norm, &st->out);
         st->norm_sink = stage_norm_sink(&st->norm);
+        st->rewriting = st->res.normalize;
     }
     st->phase = P_RUN;
     return STAGE_MORE;
