@@ -153,7 +153,7 @@ static inline void after_close(csv_scanner *s, int next)
 
 /* A byte the mask flagged, at absolute offset `at` (p[at - base]); `n` is
  * the slice length. */
-static inline void visit(csv_scanner *s, const unsigned char *p,
+static inline __attribute__((always_inline)) void visit(csv_scanner *s, const unsigned char *p,
                          uint64_t base, size_t n, uint64_t at)
 {
     /* the byte after this one, or -1 at the end of the slice; only a few

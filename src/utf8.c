@@ -122,7 +122,9 @@ static inline void ascii_block(utf8_validator *v, size_t n, uint64_t nl,
     if (nl) {
         unsigned last = (63u - (unsigned)__builtin_clzll(nl)) /
                         (unsigned)bits_per_byte;
-        v->line += (uint64_t)__builtin_popcountll(nl);
+        /* a few newlines per block at most: cheaper than a popcount call
+         * on CPUs targeted without one */
+        for (uint64_t m = nl; m; m &= m - 1) v->line++;
         v->line_start = v->offset + last + 1;
         v->cont_at_line_start = v->cont_total;
     }
@@ -165,6 +167,23 @@ int utf8_feed(utf8_validator *v, const unsigned char *p, size_t n)
 #if defined(__SSE2__)
             const __m128i zero = _mm_setzero_si128();
             const __m128i nlv = _mm_set1_epi8((char)v->newline);
+            /* 64 bytes per round while all are ASCII and none is NUL */
+            while (i + 64 <= n) {
+                const __m128i *q = (const __m128i *)(const void *)(p + i);
+                __m128i a = _mm_loadu_si128(q), b = _mm_loadu_si128(q + 1);
+                __m128i c = _mm_loadu_si128(q + 2), d = _mm_loadu_si128(q + 3);
+                __m128i any = _mm_or_si128(_mm_or_si128(a, b), _mm_or_si128(c, d));
+                __m128i low = _mm_min_epu8(_mm_min_epu8(a, b), _mm_min_epu8(c, d));
+                if (_mm_movemask_epi8(_mm_or_si128(any, _mm_cmpeq_epi8(low, zero))))
+                    break;
+                uint64_t nl =
+                    (uint64_t)(unsigned)_mm_movemask_epi8(_mm_cmpeq_epi8(a, nlv)) |
+                    (uint64_t)(unsigned)_mm_movemask_epi8(_mm_cmpeq_epi8(b, nlv)) << 16 |
+                    (uint64_t)(unsigned)_mm_movemask_epi8(_mm_cmpeq_epi8(c, nlv)) << 32 |
+                    (uint64_t)(unsigned)_mm_movemask_epi8(_mm_cmpeq_epi8(d, nlv)) << 48;
+                ascii_block(v, 64, nl, 1);
+                i += 64;
+            }
             while (i + 16 <= n) {
                 __m128i x = _mm_loadu_si128((const __m128i *)(const void *)(p + i));
                 unsigned stop = (unsigned)_mm_movemask_epi8(
