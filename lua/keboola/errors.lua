@@ -145,9 +145,11 @@ function M.from_response(status, headers, body, op, secrets)
     local ok, doc = pcall(cjson.decode, body)
     if ok and type(doc) == "table" then
         local e = json_value(doc.error)
-        if type(e) == "table" then -- Google style
+        if type(e) == "table" then -- Google style: code repeats the status
             message = json_value(e.message)
-            code = json_value(e.status) or json_value(e.code)
+            local first = type(e.errors) == "table" and type(e.errors[1]) == "table"
+                and e.errors[1] or {}
+            code = json_value(e.status) or json_value(first.reason)
         else
             message = e
             code = json_value(doc.code)

@@ -66,6 +66,13 @@ local function host_deps(deps)
     }
 end
 
+-- The daemon's version for the User-Agent: the host's when running inside
+-- it, else this module's (plain lua5.4 unit tests).
+local function host_version()
+    local ok, task = pcall(require, "host.task")
+    return ok and type(task) == "table" and task.version or M.VERSION
+end
+
 -- new(cfg [, deps]) → client. Raises on a config that cannot work (no host,
 -- no token): that is a programming or configuration error, not I/O.
 -- cfg: {host, token, s3_endpoint, gcs_endpoint, user_agent, version,
@@ -81,7 +88,7 @@ function M.new(cfg, deps)
     local d = host_deps(deps)
     local c = setmetatable({}, Client)
     c.base = url.normalize_base(cfg.host)
-    c.user_agent = cfg.user_agent or ("kbsyncd/" .. (cfg.version or M.VERSION))
+    c.user_agent = cfg.user_agent or ("kbsyncd/" .. (cfg.version or host_version()))
     c.s3_endpoint = cfg.s3_endpoint
     c.gcs_endpoint = cfg.gcs_endpoint
     c.jobs_cfg = with_defaults(cfg.jobs, M.defaults.jobs)
