@@ -7,23 +7,26 @@
 -- cached for the daemon's lifetime (names rarely change).
 local M = {}
 
--- Whether staging flagged name i as needing the server.
-local function needs_server(flags, i)
-  if flags == true then return true end
-  if type(flags) ~= "table" then return false end
-  local v = flags[i]
-  return v == true or v == 1
+-- Staging lists the positions (1-based) of the names only the server can
+-- transliterate; returns them as a set.
+local function server_set(flags)
+  local set = {}
+  for _, i in ipairs(type(flags) == "table" and flags or {}) do set[i] = true end
+  return set
 end
 
 -- keboola_names(header, cache, webalize_fn) -> names | nil, err
--- header: staging's {raw, keboola, webalize}; webalize_fn(list) -> list |
+-- header: staging's {raw, keboola, webalize = {positions}};
+-- webalize_fn(list) -> list |
 -- nil, err (nil webalize_fn: take staging's names as they are, dry-run).
 function M.keboola_names(header, cache, webalize_fn)
   local raw = header.raw or {}
   local names, ask, ask_at = {}, {}, {}
-  for i = 1, #raw do
+  local server = server_set(header.webalize)
+  local n = math.max(#raw, header.keboola and #header.keboola or 0)
+  for i = 1, n do
     names[i] = (header.keboola and header.keboola[i]) or raw[i]
-    if needs_server(header.webalize, i) then
+    if server[i] and raw[i] then
       if cache[raw[i]] then
         names[i] = cache[raw[i]]
       elseif webalize_fn then

@@ -79,14 +79,29 @@ local function run_stage(ctx, path, spool, names)
     if not fs.stat(path) then return nil, { status = "gone" } end
     local kind = (code == "io" or code == "memory") and "retryable" or "permanent"
     local msg = type(serr) == "table" and (serr.message or serr.code) or tostring(serr)
+    if type(serr) == "table" and serr.line then
+      msg = msg .. string.format(" (line %s, byte offset %s)", tostring(serr.line), tostring(serr.offset))
+    end
     return nil, failed(kind, code == "utf8" and "csv_invalid_encoding" or "csv_invalid", msg,
       "fix the file (see error for line and byte); it is loaded again when it changes")
   end
   if r.unstable then fs.remove(spool); return nil, { status = "unstable" } end
   if r.encoding and r.encoding.valid == false then
     fs.remove(spool)
-    return nil, failed("permanent", "csv_invalid_encoding", r.encoding.error,
+    local e = r.encoding.error or {}
+    return nil, failed("permanent", "csv_invalid_encoding",
+      string.format("not UTF-8 at line %s, byte offset %s: %s", tostring(e.line), tostring(e.offset),
+        tostring(e.message)),
       "save the file as UTF-8; it is loaded again when it changes")
+  end
+  local total = tonumber(r.record_errors_total) or 0
+  if total > 0 then
+    fs.remove(spool)
+    local first = (r.record_errors or {})[1] or {}
+    return nil, failed("permanent", "csv_invalid",
+      string.format("%d record(s) with the wrong number of fields; first at line %s: %s fields, expected %s",
+        total, tostring(first.line), tostring(first.got), tostring(first.expected)),
+      "fix the listed lines (Keboola would refuse the file); it is loaded again when it changes")
   end
   return r
 end
