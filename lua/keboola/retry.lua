@@ -64,8 +64,11 @@ function Policy:run(label, attempt_fn)
             return nil, err
         end
         local ms = self:delay_ms(attempt, err)
+        -- One or two retries are routine (a proxy hiccup); from the third
+        -- on the operator should see that something is wrong.
         if self.log then
-            self.log.debug("http_retry", { op = label, attempt = attempt,
+            local level = attempt >= 3 and "warn" or "debug"
+            self.log[level]("http_retry", { op = label, attempt = attempt,
                 delay_ms = ms, error = tostring(err) })
         end
         self.sleep(ms)
