@@ -54,9 +54,16 @@ end
 
 function Engine:now_iso() return timer.iso(timer.wall()) end
 
+-- Our process id, when the OS tells (Linux /proc): status.json names the
+-- daemon that wrote it.
+local function own_pid()
+  local stat = fs.read("/proc/self/stat", 4096)
+  return stat and tonumber(stat:match("^(%d+)")) or nil
+end
+
 function Engine:live()
   return {
-    mode = self.once and "once" or "run", started_at = self.started_at,
+    mode = self.once and "once" or "run", started_at = self.started_at, pid = self.pid,
     backend = self.backend_name,
     running = self.sched and self.sched.running or {},
     dirty = self.settle and self.settle:count() or 0,
@@ -83,6 +90,19 @@ function Engine:save_soon()
     self.save_scheduled = false
     self:save_now()
   end)
+end
+
+-- Without a state, status.json (when it survived) still says which
+-- fingerprint each file had at its last load: a file that stages to the
+-- same fingerprint is adopted without an upload.
+function Engine:load_hints()
+  self.fingerprint_hints = {}
+  local doc = status_mod.read(self.cfg.state_dir)
+  for _, t in ipairs(type(doc) == "table" and type(doc.tables) == "table" and doc.tables or {}) do
+    if type(t) == "table" and type(t.file) == "string" and type(t.fingerprint) == "string" then
+      self.fingerprint_hints[t.file] = { fingerprint = t.fingerprint, table_id = t.table_id }
+    end
+  end
 end
 
 -- Remove spool files a killed run left behind.
@@ -278,12 +298,17 @@ function Engine:setup()
   local cfg = self.cfg
   fs.mkdir_p(cfg.state_dir)
   self.state = state_mod.load(cfg.state_dir)
-  if self.state.rebuilt and not self.state.missing then
+  -- A missing state.json in a state_dir that was used before (status.json
+  -- is there) means it was deleted: say so, it costs restaging every file.
+  local used_before = fs.stat(fs.join(cfg.state_dir, "status.json")) ~= nil
+  if self.state.rebuilt and (not self.state.missing or used_before) then
     log.warn("state_rebuilt", { path = self.state.path, reason = self.state.reason,
-      action = "none: the state is rebuilt from the folder and Keboola; unchanged tables are not uploaded again" })
+      action = "none: it is rebuilt from the folder and Keboola (every file is read once; " ..
+        "tables imported after their file's last change are not uploaded again)" })
   elseif self.state.missing then
     log.info("state_new", { path = self.state.path })
   end
+  if self.state.rebuilt then self:load_hints() end
   self:clean_spool()
   self.client = kbc.new {
     host = cfg.keboola.host, token = cfg.keboola.token,
@@ -337,7 +362,7 @@ function Engine:reconcile_local()
     changed = reasons.changed or 0, pending = reasons.pending or 0,
     table_missing_remotely = reasons.table_missing_remotely or 0,
     remote_tables = self.remote_table_count, dry_run = self.dry_run or nil })
-  self:save_soon()
+  self:save_now()
 end
 
 ---------------------------------------------------------------- run
@@ -429,6 +454,7 @@ end
 
 function Engine:run()
   self.started_at = self:now_iso()
+  self.pid = own_pid()
   log.info("starting", { mode = self.once and "once" or "run", dir = self.cfg.watch_dir,
     dry_run = self.dry_run or nil, max_parallel = self.cfg.max_parallel,
     settle_ms = self.cfg.settle_ms })

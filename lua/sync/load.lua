@@ -198,13 +198,19 @@ local function load_staged(ctx, rel, file, target, st, r, entry)
         difference = header.describe(d, local_names, remote.columns),
         action = "policy.on_header_change chose to load; check the table's columns in Keboola" })
     elseif not entry or not entry.fingerprint then
-      -- Rebuilding without state: the table already holds this file when
-      -- it was imported after the file's last change and the rows agree.
+      -- Rebuilding without state.  The table already holds this file when
+      -- status.json recorded the same fingerprint for it, or else when the
+      -- table was imported after the file's last change and the row counts
+      -- agree (docs/engine.md, "Lost state").
+      local hint = ctx.fingerprint_hints and ctx.fingerprint_hints[rel]
       local imported = M.parse_iso(remote.lastImportDate)
       local mtime_s = (st.mtime_ns or 0) // 1000000000
-      if imported and imported >= mtime_s and tonumber(remote.rowsCount) == r.rows then
+      local by_hint = hint and hint.fingerprint == r.fingerprint and hint.table_id == table_id
+      local by_time = not hint and imported and imported >= mtime_s and tonumber(remote.rowsCount) == r.rows
+      if by_hint or by_time then
         return { status = "adopted", table_id = table_id, fingerprint = r.fingerprint,
-                 header = hdr.raw, columns = remote.columns, rows = r.rows, bucket_id = bucket.id }
+                 header = hdr.raw, columns = remote.columns, rows = r.rows, bucket_id = bucket.id,
+                 bytes = r.size }
       end
     end
   end

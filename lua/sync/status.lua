@@ -40,7 +40,7 @@ function M.build(state, live)
   for _, rel in ipairs(sorted_keys(state:pending())) do pending[#pending + 1] = rel end
   return {
     updated_at = timer.iso(timer.wall()),
-    mode = live.mode, started_at = live.started_at, watcher = live.backend,
+    mode = live.mode, pid = live.pid, started_at = live.started_at, watcher = live.backend,
     dry_run = live.dry_run or nil, paused = live.paused_reason,
     running = sorted_keys(live.running),
     counts = { tables = #tables, pending = #pending, failures = #failures,

@@ -174,25 +174,28 @@ class Rig:
 class Daemon:
     """A watched folder, a state folder, a config and the daemon process."""
 
-    def __init__(self, rig, settle_ms=200, extra=""):
+    def __init__(self, rig, settle_ms=200, extra="", grace_s=10):
         self.rig = rig
         self.base = tempfile.mkdtemp(prefix="kbsyncd-e2e-")
-        on_exit(lambda: shutil.rmtree(self.base, ignore_errors=True))
+        if os.environ.get("KBSYNCD_E2E_KEEP") == "1":
+            print(f"# keeping {self.base}", flush=True)
+        else:
+            on_exit(lambda: shutil.rmtree(self.base, ignore_errors=True))
         self.watch = os.path.join(self.base, "watch")
         self.state = os.path.join(self.base, "state")
         self.logfile = os.path.join(self.base, "kbsyncd.log")
         os.makedirs(self.watch)
         self.config = os.path.join(self.base, "config.lua")
-        self.write_config(settle_ms, extra)
+        self.write_config(settle_ms, extra, grace_s)
         self.proc = None
         self.out = None
         on_exit(self.kill)
 
-    def write_config(self, settle_ms=200, extra=""):
+    def write_config(self, settle_ms=200, extra="", grace_s=10):
         with open(self.config, "w") as f:
             f.write(f"""return {{
   watch_dir = {json.dumps(self.watch)}, state_dir = {json.dumps(self.state)},
-  settle_ms = {settle_ms}, shutdown_grace_s = 10,
+  settle_ms = {settle_ms}, shutdown_grace_s = {grace_s},
   log = {{ file = {json.dumps(self.logfile)}, level = "debug" }},
   jobs = {{ poll_initial_ms = 50, poll_cap_ms = 300 }},
   retry = {{ base_ms = 50, cap_ms = 1000 }},
@@ -280,6 +283,26 @@ class Daemon:
 
     def wait_log(self, event, count=1, timeout=30, level=None):
         return wait_until(lambda: len(self.log_lines(event, level)) >= count, timeout)
+
+    def status_json(self):
+        try:
+            with open(os.path.join(self.state, "status.json")) as f:
+                return json.load(f)
+        except (FileNotFoundError, ValueError):
+            return None
+
+    def quiet(self):
+        """The running daemon's own status.json says nothing is running, pending or settling."""
+        s = self.status_json()
+        return bool(s) and self.proc is not None and s.get("pid") == self.proc.pid \
+            and s["counts"]["running"] == 0 and s["counts"]["pending"] == 0 \
+            and s["counts"]["dirty"] == 0
+
+    def spool_files(self):
+        try:
+            return os.listdir(os.path.join(self.state, "spool"))
+        except FileNotFoundError:
+            return []
 
     def state_json(self):
         try:
