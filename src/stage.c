@@ -14,9 +14,9 @@
 #include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
-#include <zlib.h>
 
 #include "sniff.h"
+#include "stage_crc.h"
 #include "stage_norm.h"
 #include "stage_out.h"
 
@@ -294,7 +294,7 @@ static ssize_t read_some(stage_t *st, unsigned char *p, size_t cap)
         ssize_t r = read(st->fd, p, cap);
         if (r < 0 && errno == EINTR) continue;
         if (r > 0) {
-            st->crc = (uint32_t)crc32(st->crc, p, (uInt)r);
+            st->crc = stage_crc32(st->crc, p, (size_t)r);
             st->bytes_read += (uint64_t)r;
         }
         return r;
