@@ -87,7 +87,7 @@ def check_lua_api():
     api = read("docs/lua-api.md")
     pairs = bindings()
     ok(len(pairs) > 20, "bindings found (%d functions)" % len(pairs))
-    missing = ["host.%s.%s" % p for p in pairs if not re.search(r"`%s[({`:\s]" % re.escape(p[1]), api)
+    missing = ["host.%s.%s" % p for p in pairs if not re.search(r"[`:.]%s[({`:\s]" % re.escape(p[1]), api)
                and "host.%s.%s" % p not in api]
     ok(not missing, "every host.* function is in docs/lua-api.md", "missing: %s" % missing)
 
