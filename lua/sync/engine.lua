@@ -170,6 +170,26 @@ end
 
 ---------------------------------------------------------------- work
 
+-- A file that cannot be loaded until someone acts (folders.lua logged
+-- the ERROR): recorded as a failure, so `once` and `status` report it.
+function Engine:note_blocked(rel, st, reason, event)
+  local f = self.state:failure(rel)
+  local key = state_mod.stat_key(st)
+  if f and f.stat == key and f.event == event then return end
+  self.state:set_failure(rel, { kind = "permanent", event = event, error = reason, blocked = true,
+    action = "see the " .. event .. " ERROR line in the log", at = self:now_iso(), stat = key })
+  self.state:set_pending(rel, nil)
+  self:save_soon()
+end
+
+-- Submits rel when it has a target; records it as blocked otherwise.
+function Engine:offer(rel, st)
+  local target, why, event = self.folders:target(rel)
+  if target then self:submit(rel); return true end
+  if event then self:note_blocked(rel, st, why, event) end
+  return false
+end
+
 function Engine:submit(rel)
   if not self.state:is_pending(rel) then
     self.state:set_pending(rel, true)
@@ -186,6 +206,12 @@ function Engine:on_changes(changes)
       self.settle:touch(c.rel, c.st)
     elseif c.kind == "deleted" then
       self.settle:forget(c.rel)
+      -- Its failure and pending work go with it; its table stays.
+      if self.state:failure(c.rel) or self.state:is_pending(c.rel) then
+        self.state:set_failure(c.rel, nil)
+        self.state:set_pending(c.rel, nil)
+        self:save_soon()
+      end
     elseif c.kind == "new_folder" then
       self:ensure_bucket_soon(c.folder)
     end
@@ -334,13 +360,10 @@ function Engine:reconcile_local()
   for rel in pairs(files) do rels[#rels + 1] = rel end
   table.sort(rels)
   for _, rel in ipairs(rels) do
-    if self.folders:target(rel) then
-      local need, why = reconcile.needs_load(self.state, self.remote_tables, rel, files[rel])
-      if need then
-        queued = queued + 1
-        reasons[why] = (reasons[why] or 0) + 1
-        self:submit(rel)
-      end
+    local need, why = reconcile.needs_load(self.state, self.remote_tables, rel, files[rel])
+    if need and self:offer(rel, files[rel]) then
+      queued = queued + 1
+      reasons[why] = (reasons[why] or 0) + 1
     end
   end
   -- Forget files that are gone; their tables stay in Keboola.
@@ -355,6 +378,9 @@ function Engine:reconcile_local()
   end
   for rel in pairs(self.state:pending()) do
     if not on_disk[rel] then self.state:set_pending(rel, nil) end
+  end
+  for rel in pairs(self.state:failures()) do
+    if not on_disk[rel] then self.state:set_failure(rel, nil) end
   end
   local n = 0
   for _ in pairs(files) do n = n + 1 end
@@ -409,9 +435,7 @@ function Engine:loop()
       self:handle_events(events)
     end
     local ready = self.settle:due()
-    for _, r in ipairs(ready) do
-      if self.folders:target(r.rel) then self:submit(r.rel) end
-    end
+    for _, r in ipairs(ready) do self:offer(r.rel, r.st) end
   end
 end
 

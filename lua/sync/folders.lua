@@ -26,6 +26,7 @@ function M.new(cfg, policy)
     buckets = {},        -- folder -> bucket name | false
     targets = {},        -- rel -> {stage, bucket, table}
     blocked = {},        -- rel -> reason
+    blocked_event = {},  -- rel -> the ERROR event that explains the block
     blocked_folders = {},-- folder -> reason
     logged = {},         -- "event:key" -> true (log once)
     root_files = {},
@@ -126,14 +127,16 @@ function Folders:map_tables(folder)
   local map = {}
   for name in pairs(cand) do
     local rel = folder .. "/" .. name
-    self.targets[rel], self.blocked[rel] = nil, nil
+    self.targets[rel], self.blocked[rel], self.blocked_event[rel] = nil, nil, nil
     local file = policy_mod.file_info(self.root, rel)
     local ok, t, why = self.policy:call("table", file)
     if not ok then
       self:policy_error("table", rel, t)
-      self.blocked[rel] = "policy.table failed"
+      self.blocked[rel] = "policy.table failed: " .. tostring(t):match("^[^\n]*")
+      self.blocked_event[rel] = "policy_failed"
     elseif type(t) ~= "string" or t == "" then
       self.blocked[rel] = why or "no table name"
+      self.blocked_event[rel] = "table_name_invalid"
       self:once("error", "table_name_invalid", rel, { file = rel, reason = why,
         action = "rename the file (letters, digits, - and _) or map it in policy.table" })
     else
@@ -147,6 +150,7 @@ function Folders:map_tables(folder)
       local others = {}
       for _, o in ipairs(coll[name]) do others[#others + 1] = folder .. "/" .. o end
       self.blocked[rel] = "table name '" .. t .. "' also used by " .. table.concat(others, ",")
+      self.blocked_event[rel] = "table_name_collision"
       self:once("error", "table_name_collision", rel .. "|" .. table.concat(others, ","), {
         file = rel, table = t, others = table.concat(others, ","),
         action = "rename one of the files (or map it in policy.table); neither is loaded until then" })
@@ -156,16 +160,18 @@ function Folders:map_tables(folder)
   end
 end
 
--- Where rel goes: {stage, bucket, table} or nil, reason.
+-- Where rel goes: {stage, bucket, table} or nil, reason[, event].  The
+-- event is set when the file is blocked by a problem someone must fix
+-- (a collision, a name Keboola cannot take, a policy error).
 function Folders:target(rel)
   local folder = rel:match("^([^/]+)/")
   if not folder then return nil, "not in a sub-folder" end
-  if self.blocked_folders[folder] then return nil, self.blocked_folders[folder] end
-  if self.blocked[rel] then return nil, self.blocked[rel] end
+  if self.blocked_folders[folder] then return nil, self.blocked_folders[folder], "bucket_name_collision" end
+  if self.blocked[rel] then return nil, self.blocked[rel], self.blocked_event[rel] end
   local t = self.targets[rel]
   if not t then return nil, "not a loadable file" end
   local b, why = self:bucket_name(folder)
-  if not b then return nil, why end
+  if not b then return nil, why, "bucket_name_invalid" end
   return { stage = self.cfg.stage, bucket = b, table = t.table }
 end
 
@@ -192,12 +198,17 @@ end
 -- Applies a new listing of one folder; returns the changes.
 function Folders:apply_folder(folder, entries, changes, is_new)
   local old = self.candidates[folder] or {}
+  local was_blocked = {}
+  for name in pairs(old) do was_blocked[name] = self.blocked[folder .. "/" .. name] ~= nil end
   local cand = self:classify(folder, entries)
   self.snapshot[folder] = entries
   self.candidates[folder] = cand
   self:map_tables(folder)
   for name, st in pairs(cand) do
-    if not same(old[name], st) then
+    -- A file that was blocked (e.g. by a collision whose partner is now
+    -- gone) is as good as changed.
+    local unblocked = was_blocked[name] and not self.blocked[folder .. "/" .. name]
+    if unblocked or not same(old[name], st) then
       changes[#changes + 1] = { kind = "file", rel = folder .. "/" .. name, st = st }
     end
   end

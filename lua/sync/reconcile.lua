@@ -31,7 +31,9 @@ function M.needs_load(state, remote_tables, rel, st)
   if state:is_pending(rel) then return true, "pending" end
   local key = state_mod.stat_key(st)
   local f = state:failure(rel)
-  if f and f.stat == key then return false, "failed_unchanged" end
+  -- A blocked file (collision, policy error) is judged again every time:
+  -- what blocked it may be gone while the file itself did not change.
+  if f and f.stat == key and not f.blocked then return false, "failed_unchanged" end
   local e = state:file(rel)
   if not e or not e.fingerprint then return true, "new" end
   if e.stat ~= key then return true, "changed" end
