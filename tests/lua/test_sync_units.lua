@@ -1,0 +1,151 @@
+-- test_sync_units.lua - the engine's pieces in isolation: header diff and
+-- Keboola names, settling with two looks, the scheduler's coalescing and
+-- parallelism limit, state round trips, reconcile decisions, ISO dates.
+local t = require "tap"
+local fs = require "host.fs"
+local timer = require "host.timer"
+local header = require "sync.header"
+local settle = require "sync.settle"
+local scheduler = require "sync.scheduler"
+local state_mod = require "sync.state"
+local reconcile = require "sync.reconcile"
+local load = require "sync.load"
+
+-- header ------------------------------------------------------------------
+t.is(header.diff({ "a", "b" }, { "a", "b" }), nil, "equal headers: no diff")
+local d = header.diff({ "a", "c" }, { "a", "b" })
+t.is(d.missing, { "b" }, "missing column")
+t.is(d.extra, { "c" }, "extra column")
+t.is(d.reordered, false, "not a reorder")
+d = header.diff({ "b", "a" }, { "a", "b" })
+t.ok(d.reordered and #d.missing == 0 and #d.extra == 0, "reordered only")
+t.like(header.describe(d, { "b", "a" }, { "a", "b" }), "reordered", "described")
+t.ok(header.diff({ "A" }, { "a" }) ~= nil, "names compare case-sensitively")
+
+local asked = 0
+local cache = {}
+local function webalize(list)
+  asked = asked + 1
+  local out = {}
+  for i, n in ipairs(list) do out[i] = n == "čas" and "cas" or n end
+  return out
+end
+local h = { raw = { "id", "čas" }, keboola = { "id", "_" }, webalize = { 2 } }
+t.is(header.keboola_names(h, cache, webalize), { "id", "cas" }, "flagged names go to the server")
+t.is(header.keboola_names(h, cache, webalize), { "id", "cas" }, "and are cached")
+t.is(asked, 1, "one webalize call for two checks")
+t.is(header.keboola_names({ raw = { "a b" }, keboola = { "a_b" }, webalize = {} }, {}, nil), { "a_b" },
+  "ASCII names come from staging")
+
+-- settle --------------------------------------------------------------------
+local clock = 0
+local disk = {}
+local s = settle.new { settle_ms = 100, now = function() return clock end,
+  stat = function(rel) return disk[rel] end }
+disk["f/a.csv"] = { type = "file", size = 1, mtime_ns = 1, ino = 1 }
+s:touch("f/a.csv", disk["f/a.csv"])
+t.is(#s:due(), 0, "not due before settle_ms")
+clock = 100
+disk["f/a.csv"] = { type = "file", size = 2, mtime_ns = 2, ino = 1 }
+t.is(#s:due(), 0, "second look differs: not ready")
+t.is(s:next_deadline(), 200, "deadline pushed back")
+clock = 200
+local ready = s:due()
+t.is(#ready, 1, "two equal looks after the quiet time: ready")
+t.is(s:count(), 0, "and no longer dirty")
+s:touch("f/gone.csv", { type = "file", size = 1, mtime_ns = 1, ino = 2 })
+clock = 400
+local r2, gone = s:due()
+t.is(#r2, 0, "a vanished file is not ready")
+t.is(gone, { "f/gone.csv" }, "it is reported gone")
+disk["f/b.csv"] = { type = "file", size = 1, mtime_ns = 1, ino = 3 }
+s:touch("f/b.csv", disk["f/b.csv"])
+disk["f/b.csv"] = { type = "file", size = 1, mtime_ns = 1, ino = 4 }
+clock = 500
+t.is(#s:due(), 0, "an atomic save (new inode) counts as a change")
+
+-- scheduler (real tasks) ----------------------------------------------------
+local runs, max_seen, live = {}, 0, 0
+local sched
+sched = scheduler.new { max_parallel = 2,
+  worker = function(key)
+    live = live + 1
+    if live > max_seen then max_seen = live end
+    runs[key] = (runs[key] or 0) + 1
+    timer.sleep(30)
+    live = live - 1
+    if key == "boom" then error("worker bug") end
+    return { status = "ok" }
+  end,
+  on_done = function() end }
+sched:submit("a")
+for _ = 1, 50 do sched:submit("a") end -- all while "a" runs
+for _, k in ipairs { "b", "c", "d", "boom" } do sched:submit(k) end
+local deadline = timer.now() + 5000
+while not sched:idle() and timer.now() < deadline do timer.sleep(10) end
+t.ok(sched:idle(), "the scheduler drains")
+t.is(runs.a, 2, "51 submits of a running key make exactly 2 runs")
+t.is(max_seen, 2, "never more than max_parallel at once")
+t.is(runs.boom, 1, "a worker that raises ends only its own run")
+local delayed_runs = 0
+local s2 = scheduler.new { max_parallel = 1, worker = function() delayed_runs = delayed_runs + 1; return {} end }
+s2:later("x", 20)
+t.ok(not s2:idle(), "a delayed retry keeps the scheduler busy")
+deadline = timer.now() + 2000
+while not s2:idle() and timer.now() < deadline do timer.sleep(10) end
+t.is(delayed_runs, 1, "the delayed retry ran once")
+local s3 = scheduler.new { max_parallel = 1, worker = function() return {} end }
+s3:pause(); s3:submit("p")
+timer.sleep(20)
+t.is(s3:counts().queued, 1, "paused: nothing starts")
+s3:resume()
+deadline = timer.now() + 2000
+while not s3:idle() and timer.now() < deadline do timer.sleep(10) end
+t.ok(s3:idle(), "resume starts the queued work")
+
+-- state ---------------------------------------------------------------------
+local dir = os.tmpname()
+os.remove(dir)
+fs.mkdir_p(dir)
+local st = state_mod.load(dir)
+t.ok(st.rebuilt and st.missing, "no file: a fresh state, marked missing")
+local key = state_mod.stat_key { size = 10, mtime_ns = 1732870000123456789, ino = 987654321012 }
+t.is(key, "10:1732870000123456789:987654321012", "stat key keeps every digit")
+st:set_file("a/b.csv", { fingerprint = "10-abc", stat = key, table_id = "in.c-a.b" })
+st:set_pending("a/c.csv", true)
+t.ok(st:save(), "saved")
+local again = state_mod.load(dir)
+t.ok(not again.rebuilt, "read back")
+t.is(again:file("a/b.csv").stat, key, "stat key survives JSON")
+t.ok(again:is_pending("a/c.csv"), "pending work survives")
+local f = io.open(dir .. "/state.json", "w"); f:write("{broken"); f:close()
+local broken = state_mod.load(dir)
+t.ok(broken.rebuilt and not broken.missing, "corrupt file: rebuilt")
+t.like(broken.reason, "JSON", "with a reason")
+f = io.open(dir .. "/state.json", "w"); f:write('{"version": 99}'); f:close()
+t.like(state_mod.load(dir).reason, "version", "unknown version: rebuilt")
+fs.remove(dir .. "/state.json")
+fs.remove(dir .. "/state.json.tmp")
+os.remove(dir)
+
+-- reconcile decisions -------------------------------------------------------
+local fake = state_mod.load("/nonexistent-kbsyncd-test")
+local stt = { size = 5, mtime_ns = 7, ino = 9 }
+t.is(select(2, reconcile.needs_load(fake, {}, "a/x.csv", stt)), "new", "unknown file: new")
+fake:set_file("a/x.csv", { fingerprint = "5-x", stat = state_mod.stat_key(stt), table_id = "in.c-a.x" })
+t.is(select(2, reconcile.needs_load(fake, { ["in.c-a.x"] = {} }, "a/x.csv", stt)), "unchanged", "same stat: unchanged")
+t.is(select(2, reconcile.needs_load(fake, {}, "a/x.csv", stt)), "table_missing_remotely", "table gone remotely: load")
+t.is(select(2, reconcile.needs_load(fake, { ["in.c-a.x"] = {} }, "a/x.csv", { size = 6, mtime_ns = 7, ino = 9 })),
+  "changed", "other size: changed")
+fake:set_failure("a/x.csv", { stat = state_mod.stat_key { size = 6, mtime_ns = 7, ino = 9 } })
+t.is(select(2, reconcile.needs_load(fake, { ["in.c-a.x"] = {} }, "a/x.csv", { size = 6, mtime_ns = 7, ino = 9 })),
+  "failed_unchanged", "a failed file waits for a change")
+fake:set_pending("a/x.csv", true)
+t.is(select(2, reconcile.needs_load(fake, {}, "a/x.csv", stt)), "pending", "pending work is always done")
+
+-- dates -----------------------------------------------------------------------
+t.is(load.parse_iso("1970-01-01T00:00:00+0000"), 0, "epoch")
+t.is(load.parse_iso("2024-02-29T12:34:56+0000"), 1709210096, "leap day")
+t.is(load.parse_iso("2024-02-29T14:34:56+0200"), 1709210096, "offsets")
+t.is(load.parse_iso("nope"), nil, "garbage")
+t.done()
