@@ -57,13 +57,14 @@ local function cases(provider, r, dir)
     -- small file → new table
     local small = dir .. "/orders.csv"
     local expect = rig.write_csv(small, { "id", "name" }, { { "1", "apple" }, { "2", "pear" } })
-    local up = c:upload_file(small)
-    check(up, nil, "upload small file")
+    local up, uerr = c:upload_file(small)
+    check(up, uerr, "upload small file")
     local tbl, job = c:create_table(bucket.id, "orders", up and up.id)
     check(tbl, job, "create table from small file")
     t.is(tbl and tbl.columns, { "id", "name" }, "table columns")
     local orders = tbl and tbl.id
     t.is(r:table_csv(orders), expect, "table contents after create")
+    if not orders then return end -- nothing below can work without it
 
     -- a file above the thresholds → multipart / blocks / resumable chunks
     local big = dir .. "/big.csv"

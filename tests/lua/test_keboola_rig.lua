@@ -130,6 +130,7 @@ function Rig:config(doc) self:emulator("PUT", "/_emulator/config", doc) end
 
 -- The table as the emulator holds it, line ends normalised to "\n".
 function Rig:table_csv(table_id)
+    if not table_id then return nil, "no table id" end
     local status, _, body = http.request({
         url = self.vars.KBSYNCD_EMULATOR_URL .. "/_emulator/tables/" .. table_id .. ".csv",
         max_body = 64 * 1024 * 1024, timeout_ms = 60000 })
