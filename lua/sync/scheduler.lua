@@ -66,7 +66,10 @@ local function traceback(e) return debug.traceback(tostring(e), 2) end
 
 function Scheduler:run_one(key)
   local ok, outcome = xpcall(self.worker, traceback, key)
-  if not ok then outcome = { status = "failed", kind = "bug", error = outcome } end
+  if not ok then
+    outcome = { status = "failed", kind = "bug", event = "load_crashed", error = outcome,
+      action = "report this as a bug with the log line; the file is tried again when it changes" }
+  end
   self.running[key] = nil
   self.nrunning = self.nrunning - 1
   if self.on_done then
