@@ -164,6 +164,8 @@ function runner.main(args)
 end
 
 function runner.on_signal(name)
+  -- The host passes its arguments as one array ({"HUP"}), as for main().
+  if type(name) == "table" then name = name[1] end
   if name == "HUP" then
     if state.engine then
       log.info("reload_requested", { action = "finishing running loads, then reloading config and scripts" })

@@ -95,6 +95,16 @@ def main():
     d.start()
     t.ok(wait_until(lambda: rig.table_rows("in.c-data.f4") == [["id", "value"], ["4", "v4-term"]] and d.quiet(), 30),
          "the next start finishes the work", d.tail())
+
+    # -- HUP: drain, reload config and scripts, reconcile, keep watching
+    pid = d.proc.pid
+    d.proc.send_signal(signal.SIGHUP)
+    t.ok(wait_until(lambda: any("reason=reload" in x for x in d.log_lines("stopped")), 20),
+         "HUP drains and reloads", d.tail())
+    d.write("data/f2.csv", content(2, "-after-hup"))
+    t.ok(wait_until(lambda: rig.table_rows("in.c-data.f2") == [["id", "value"], ["2", "v2-after-hup"]], 30),
+         "after a reload changes are still picked up", d.tail())
+    t.ok(d.proc.poll() is None and d.proc.pid == pid, "the same process keeps running")
     rc, _ = d.stop()
     t.ok(rc == 0, "the daemon stops cleanly")
     return t.done()
