@@ -1,0 +1,106 @@
+"""Shared pieces of the daemon benchmarks (bench/idle.py, latency.py,
+startup.py, bigfile.py): the test rig and daemon wrappers of
+tests/e2e/e2elib.py, /proc readings, CSV trees, and one SUMMARY line per
+bench that bench/run collects.  Benchmarks print figures; they never pass or
+fail on them."""
+import os
+import re
+import sys
+import time
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+ROOT = os.path.dirname(HERE)
+sys.path.insert(0, os.path.join(ROOT, "tests", "e2e"))
+from e2elib import BIN, Daemon, Rig, on_exit, wait_until  # noqa: E402,F401
+
+
+def proc_status(pid):
+    out = {}
+    with open(f"/proc/{pid}/status") as f:
+        for line in f:
+            k, _, v = line.partition(":")
+            out[k] = v.strip()
+    return out
+
+
+def ctxt_switches(pid):
+    s = proc_status(pid)
+    return int(s["voluntary_ctxt_switches"]) + int(s["nonvoluntary_ctxt_switches"])
+
+
+def memory_kb(pid):
+    """(rss, private_dirty, peak rss) in kB from smaps_rollup and status."""
+    rollup = {}
+    with open(f"/proc/{pid}/smaps_rollup") as f:
+        for line in f:
+            m = re.match(r"(\w+):\s+(\d+) kB", line)
+            if m:
+                rollup[m.group(1)] = int(m.group(2))
+    s = proc_status(pid)
+    return rollup.get("Rss", 0), rollup.get("Private_Dirty", 0), int(s["VmHWM"].split()[0])
+
+
+def threads_ctxt(pid):
+    """Context switches summed over every thread of pid (libcurl's resolver
+    threads included)."""
+    total = 0
+    for tid in os.listdir(f"/proc/{pid}/task"):
+        try:
+            with open(f"/proc/{pid}/task/{tid}/status") as f:
+                for line in f:
+                    if line.startswith(("voluntary_ctxt_switches", "nonvoluntary_ctxt_switches")):
+                        total += int(line.split()[1])
+        except OSError:
+            pass
+    return total
+
+
+def make_tree(root, folders, per_folder, rows=5):
+    """folders x per_folder small CSVs: root/dNNN/tNNNN.csv."""
+    n = 0
+    for i in range(folders):
+        d = os.path.join(root, f"d{i:03d}")
+        os.makedirs(d, exist_ok=True)
+        for j in range(per_folder):
+            n += 1
+            with open(os.path.join(d, f"t{n:05d}.csv"), "w") as f:
+                f.write("id,name,amount\n")
+                for r in range(rows):
+                    f.write(f"{r},name {n}-{r},{r * 1.5}\n")
+    return n
+
+
+def log_time(line):
+    """Epoch seconds of a log line's timestamp."""
+    m = re.match(r"^(\d{4})-(\d\d)-(\d\d)T(\d\d):(\d\d):(\d\d)\.(\d{3})Z", line)
+    if not m:
+        return None
+    import calendar
+    y, mo, d, h, mi, s, ms = map(int, m.groups())
+    return calendar.timegm((y, mo, d, h, mi, s)) + ms / 1000.0
+
+
+def summary(name, text):
+    print(f"SUMMARY {name}: {text}", flush=True)
+
+
+def percentile(values, p):
+    v = sorted(values)
+    if not v:
+        return float("nan")
+    k = (len(v) - 1) * p / 100.0
+    lo, hi = int(k), min(int(k) + 1, len(v) - 1)
+    return v[lo] + (v[hi] - v[lo]) * (k - lo)
+
+
+def bench_config(d, settle_ms=2000, level="info", extra=""):
+    """A config for the daemon d (e2elib.Daemon) at a production-like log level."""
+    import json
+    with open(d.config, "w") as f:
+        f.write(f"""return {{
+  watch_dir = {json.dumps(d.watch)}, state_dir = {json.dumps(d.state)},
+  settle_ms = {settle_ms},
+  log = {{ file = {json.dumps(d.logfile)}, level = "{level}" }},
+  {extra}
+}}
+""")
