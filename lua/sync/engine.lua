@@ -149,12 +149,7 @@ function Engine:bucket(folder)
   self.bucket_inflight[folder] = true
   local b, err = self.client:ensure_bucket(name, { buckets = self.remote_buckets, stage = stage })
   self.bucket_inflight[folder] = nil
-  if not b then
-    log.error("bucket_failed", { folder = folder, bucket = name, error = tostring(err),
-      kind = type(err) == "table" and err.kind or nil,
-      action = "check the token's permission to create buckets; the folder is tried again at its next change" })
-    return nil, err
-  end
+  if not b then return nil, err end
   self.remote_buckets[#self.remote_buckets + 1] = b
   self.buckets[folder] = b
   log.info("bucket_ready", { folder = folder, bucket = b.id })
@@ -165,7 +160,14 @@ end
 function Engine:ensure_bucket_soon(folder)
   if self.buckets[folder] or self.folders:blocked_folder(folder) then return end
   if not self.folders:bucket_name(folder) then return end
-  task.spawn(function() self:bucket(folder) end)
+  task.spawn(function()
+    local b, err = self:bucket(folder)
+    if not b and not self.stop_mode then
+      log.error("bucket_failed", { folder = folder, error = tostring(err),
+        kind = type(err) == "table" and err.kind or nil,
+        action = "check the token's permission to create buckets; the folder is tried again at its next change" })
+    end
+  end)
 end
 
 ---------------------------------------------------------------- work

@@ -243,7 +243,12 @@ local function load_staged(ctx, rel, file, target, st, r, entry)
   if not remote then
     t, job = client:create_table(bucket.id, target.table, up.id, { dialect = dialect })
     if not t then lerr = job; job = nil end
-    if t then ctx.remote_tables[t.id or table_id] = t; table_id = t.id or table_id end
+    if t then
+      -- A create job's result may omit columns; they are the file's names.
+      if type(t.columns) ~= "table" then t.columns = local_names end
+      ctx.remote_tables[t.id or table_id] = t
+      table_id = t.id or table_id
+    end
   end
   if not job then return api_failed(lerr, remote and "import_failed" or "create_failed") end
 
