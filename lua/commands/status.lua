@@ -8,6 +8,12 @@ local status_mod = require "sync.status"
 
 local M = {}
 
+-- lua-cjson reads every number as a float: show 10, not 10.0.
+local function num(v)
+  if v == nil then return "-" end
+  return tostring(math.type(v) == "float" and math.tointeger(v) or v)
+end
+
 local function list(v)
   if type(v) ~= "table" then return {} end
   return v
@@ -43,7 +49,7 @@ function M.run(cfg, opts)
   for _, t in ipairs(doc.tables) do
     local l = t.last_load or {}
     p("  %-40s %-40s %s rows=%s bytes=%s job=%s", t.file, tostring(t.table_id),
-      tostring(l.at or "-"), tostring(l.rows or "-"), tostring(l.bytes or "-"), tostring(l.job_id or "-"))
+      tostring(l.at or "-"), num(l.rows), num(l.bytes), num(l.job_id))
   end
   p("pending: %d", #doc.pending)
   for _, rel in ipairs(doc.pending) do p("  %s", rel) end

@@ -143,6 +143,55 @@ t.is(select(2, reconcile.needs_load(fake, { ["in.c-a.x"] = {} }, "a/x.csv", { si
 fake:set_pending("a/x.csv", true)
 t.is(select(2, reconcile.needs_load(fake, {}, "a/x.csv", stt)), "pending", "pending work is always done")
 
+-- folders: targets, collisions, ignore ------------------------------------
+local folders_mod = require "sync.folders"
+local policy_mod = require "policy"
+local root = os.tmpname()
+os.remove(root)
+local function put(rel, text)
+  fs.mkdir_p(root .. "/" .. (rel:match("^(.*)/[^/]+$") or ""))
+  local fh = io.open(root .. "/" .. rel, "w"); fh:write(text); fh:close()
+end
+put("my data/a.csv", "x\n1\n")
+put("my_data/b.csv", "x\n1\n")
+put("ok/one.csv", "x\n1\n")
+put("ok/One.csv", "x\n1\n")
+put("ok/two.csv", "x\n1\n")
+put("ok/.hidden.csv", "x\n")
+put("ok/readme.md", "x\n")
+put("top.csv", "x\n")
+local cfg = { watch_dir = root, stage = "in", policy = {} }
+local fo = folders_mod.new(cfg, policy_mod.new(cfg))
+local changes = fo:rescan_all()
+local files = fo:files()
+t.ok(files["ok/two.csv"] and not files["ok/.hidden.csv"] and not files["ok/readme.md"],
+  "candidates: CSVs only, hidden and other files left out")
+t.is(fo:target("ok/two.csv"), { stage = "in", bucket = "ok", table = "two" }, "a plain file's target")
+local tg, why, ev = fo:target("ok/one.csv")
+t.ok(tg == nil and ev == "table_name_collision" and why:find("ok/One.csv", 1, true),
+  "one.csv and One.csv collide (case-insensitive) and name each other")
+tg, why, ev = fo:target("my data/a.csv")
+t.ok(tg == nil and ev == "bucket_name_collision", "folders 'my data' and 'my_data' collide on bucket my_data")
+local new_folders = 0
+for _, c in ipairs(changes) do if c.kind == "new_folder" then new_folders = new_folders + 1 end end
+t.is(new_folders, 3, "three new folders reported")
+os.remove(root .. "/ok/One.csv")
+local ch = fo:rescan_folder("ok")
+local unblocked = false
+for _, c in ipairs(ch) do if c.kind == "file" and c.rel == "ok/one.csv" then unblocked = true end end
+t.ok(unblocked and fo:target("ok/one.csv"), "removing the partner unblocks the file and reports it as changed")
+os.execute("rm -rf '" .. root .. "'")
+
+-- dry-run client ------------------------------------------------------------
+local dry = require "sync.dry"
+local calls = {}
+local fake_client = { list_buckets = function(self) calls[#calls + 1] = self; return {} end,
+                      upload_file = function() return true end }
+local dc = dry.wrap(fake_client)
+t.is(dc:list_buckets(), {}, "reads pass through")
+t.ok(calls[1] == fake_client, "with the real client as self")
+t.ok(not pcall(dc.upload_file, dc, "x"), "writes raise in a dry run")
+
 -- dates -----------------------------------------------------------------------
 t.is(load.parse_iso("1970-01-01T00:00:00+0000"), 0, "epoch")
 t.is(load.parse_iso("2024-02-29T12:34:56+0000"), 1709210096, "leap day")
