@@ -104,3 +104,10 @@ def bench_config(d, settle_ms=2000, level="info", extra=""):
   {extra}
 }}
 """)
+
+
+def http_delete(rig):
+    """Empty the emulator's request log."""
+    import urllib.request
+    urllib.request.urlopen(urllib.request.Request(f"{rig.url}/_emulator/requests", method="DELETE"),
+                           timeout=30).read()
