@@ -520,8 +520,11 @@ function Engine:run()
     if self.auth_paused then return EXIT_AUTH end
     return self:once_result()
   end
+  local owed_before = next(self.sched:owed()) ~= nil or self.settle:count() > 0
   self:drain()
   log.info("stopped", { reason = self.stop_mode })
+  -- An interrupted `once` did not bring everything in sync.
+  if self.once and self.stop_mode == "stop" and owed_before then return EXIT_FAILED end
   if self.stop_mode == "reload" then return "reload" end
   return EXIT_OK
 end
