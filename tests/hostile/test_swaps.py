@@ -59,4 +59,43 @@ for rel, make, what in [
 t.ok(d.proc.poll() is None, "daemon still running")
 rc, secs = d.stop(timeout=20)
 t.ok(rc == 0, f"TERM: exit 0 ({secs:.1f} s)", d.tail())
+
+# -- the wider window: scanned at start, staged seconds later -----------------
+# With max_parallel = 1 a start-up reconcile queues every file at once and
+# stages them one after another, so a file swapped after the scan but before
+# its turn is opened long after the scanner looked at it.
+import subprocess  # noqa: E402
+import time  # noqa: E402
+from hostile import SLOW  # noqa: E402
+
+d.write_config(settle_ms=300, extra="max_parallel = 1,")
+names = [f"q{i:02d}.csv" for i in range(20)]
+for n in names:
+    d.write(f"queue/{n}", f"id,val\n1,{n}\n")
+p = subprocess.Popen(d.argv("once"), env=d.env(), stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+on_exit(lambda: p.poll() is None and p.kill())
+t.ok(wait_until(lambda: d.log().count("file_uploaded") >= 5, 60, interval=0.01),
+     "once is loading the queue one file at a time", d.tail())
+loaded = {ln.split("file=")[1].split()[0] for ln in d.log().splitlines() if " file_uploaded " in ln}
+later = [n for n in names if n not in loaded][2:]   # not yet started
+for i, n in enumerate(later):
+    tmp = d.path("queue/.swap-tmp")
+    if i % 2:
+        os.mkfifo(tmp)
+    else:
+        os.symlink(secret, tmp)
+    os.rename(tmp, d.path(f"queue/{n}"))
+try:
+    out, _ = p.communicate(timeout=120 * SLOW)
+    rc = p.returncode
+except subprocess.TimeoutExpired:
+    p.kill()
+    out, rc = p.communicate()[0], None
+t.ok(rc is not None, "once ends: a FIFO swapped in after the scan does not block the daemon",
+     d.tail(15))
+leaked = [tid for tid in rig.tables() if tid.startswith("in.c-queue.") and
+          any("OUTSIDE" in c for row in (rig.table_rows(tid) or []) for c in row)]
+t.ok(not leaked, "a symlink swapped in after the scan is not followed: nothing outside uploaded",
+     f"{leaked}\n" + "\n".join(ln for ln in d.log().splitlines() if "queue/" in ln and
+                                 ("skipped" in ln or "ERROR" in ln or "WARN" in ln))[-2000:])
 raise SystemExit(t.done())
