@@ -157,8 +157,17 @@ run(d.argv("check", *trace), env=dict(d.env(), KBC_STORAGE_API_HOST="http://127.
 run(d.argv("once", *trace), env=d.env(KBC_STORAGE_API_HOST=https_host))       # TLS failure
 run(d.argv("inspect", d.path("sec/a.csv")), env=d.env())
 # a run that is stopped: TERM while running
-d.start(*trace)
+import resource  # noqa: E402
+d.proc = subprocess.Popen(d.argv("run", *trace), env=d.env(), stdout=open(os.path.join(d.base, "stderr.txt"), "a"),
+                          stderr=subprocess.STDOUT,
+                          preexec_fn=lambda: resource.setrlimit(resource.RLIMIT_CORE, (resource.RLIM_INFINITY,
+                                                                                       resource.RLIM_INFINITY)))
 d.wait_log("watching", timeout=30)
+with open(f"/proc/{d.proc.pid}/limits") as f:
+    core = next(ln for ln in f if ln.startswith("Max core file size")).split()
+# DESIGN 3.2: no core dump holding the token, where we can prevent it.
+t.ok(core[4] == "0", "the daemon turns core dumps off for itself (RLIMIT_CORE soft limit 0)",
+     " ".join(core))
 d.stop()
 captured.append(("run", open(os.path.join(d.base, "stderr.txt")).read()))
 
