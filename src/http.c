@@ -36,6 +36,7 @@ struct http_req {
     http_done_fn done;
     void *ud;
     int started;
+    int signed_v4; /* AWS SigV4: leave libcurl's own Expect handling alone */
     struct http_req *prev, *next;
 };
 
@@ -235,9 +236,6 @@ http_req_t *http_req_new(http_t *h)
     curl_easy_setopt(e, CURLOPT_SSL_VERIFYPEER, 1L);
     curl_easy_setopt(e, CURLOPT_SSL_VERIFYHOST, 2L);
     curl_easy_setopt(e, CURLOPT_PROTOCOLS_STR, "http,https");
-    /* "Expect: 100-continue" would stall every upload a second on servers
-     * that do not answer it; the bodies we send are already staged. */
-    r->headers = curl_slist_append(r->headers, "Expect:");
     return r;
 }
 
@@ -306,10 +304,23 @@ int http_req_response_file(http_req_t *r, const char *path)
 
 void http_req_max_body(http_req_t *r, size_t max) { r->max_body = max; }
 
+void http_req_aws_sigv4(http_req_t *r, const char *provider, const char *userpwd)
+{
+    curl_easy_setopt(r->easy, CURLOPT_AWS_SIGV4, provider);
+    if (userpwd) curl_easy_setopt(r->easy, CURLOPT_USERPWD, userpwd);
+    r->signed_v4 = 1;
+}
+
 int http_req_start(http_req_t *r, http_done_fn done, void *ud)
 {
     r->done = done;
     r->ud = ud;
+    /* "Expect: 100-continue" would stall every upload a second on servers
+     * that do not answer it; the bodies we send are already staged, so the
+     * header is suppressed.  Not for SigV4: libcurl 7.88 signs the empty
+     * "Expect:" it then never sends, and S3 refuses the signature; S3 does
+     * answer 100-continue, so nothing stalls there. */
+    if (!r->signed_v4) http_req_add_header(r, "Expect:");
     curl_easy_setopt(r->easy, CURLOPT_HTTPHEADER, r->headers);
     if (curl_multi_add_handle(r->h->multi, r->easy) != CURLM_OK) return -1;
     r->started = 1;

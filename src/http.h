@@ -32,6 +32,8 @@ int http_req_body_file(http_req_t *r, const char *method, const char *path, uint
                        int64_t length);
 int http_req_response_file(http_req_t *r, const char *path);
 void http_req_max_body(http_req_t *r, size_t max);
+/* Sign with AWS SigV4 ("aws:amz:REGION:s3"), credentials "KEY:SECRET". */
+void http_req_aws_sigv4(http_req_t *r, const char *provider, const char *userpwd);
 int http_req_start(http_req_t *r, http_done_fn done, void *ud);
 /* Abort a running request: done is not called; r is freed. */
 void http_req_cancel(http_req_t *r);

@@ -196,9 +196,9 @@ static int l_request(lua_State *L)
     curl_easy_setopt(e, CURLOPT_LOW_SPEED_LIMIT, 1L);
     curl_easy_setopt(e, CURLOPT_LOW_SPEED_TIME, (long)opt_int(L, 1, "low_speed_time_s", defaults.low_speed_time_s));
     const char *sigv4 = opt_string(L, 1, "aws_sigv4");
-    if (sigv4) curl_easy_setopt(e, CURLOPT_AWS_SIGV4, sigv4);
     const char *userpwd = opt_string(L, 1, "userpwd");
-    if (userpwd) curl_easy_setopt(e, CURLOPT_USERPWD, userpwd);
+    if (sigv4) http_req_aws_sigv4(r, sigv4, userpwd);
+    else if (userpwd) curl_easy_setopt(e, CURLOPT_USERPWD, userpwd);
     const char *ca = opt_string(L, 1, "ca_bundle");
     if (!ca) ca = defaults.ca_bundle;
     if (ca) curl_easy_setopt(e, CURLOPT_CAINFO, ca);
