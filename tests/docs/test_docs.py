@@ -99,6 +99,8 @@ def events():
             if f.endswith(".lua"):
                 text = open(os.path.join(base, f), encoding="utf-8").read()
                 found |= set(re.findall(r"\blog\w*[.:](?:error|warn)\(\s*\"(\w+)\"", text))
+                # the engine reports load failures as failed(kind, event, ...)
+                found |= set(re.findall(r"\bfailed\(\s*\"(?:permanent|retryable|auth)\",\s*\"(\w+)\"", text))
     for f in os.listdir(os.path.join(ROOT, "src")):
         if f.endswith(".c"):
             text = read("src/" + f)
