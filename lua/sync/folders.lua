@@ -243,15 +243,17 @@ function Folders:wanted_folder(name)
   return true
 end
 
+local function scan_failed(root, err, changes)
+  log.error("scan_failed", { dir = root, error = err,
+    action = "check that watch_dir exists and is readable" })
+  return changes
+end
+
 -- Everything, from scratch; changes relative to the previous snapshot.
 function Folders:rescan_all()
   local changes = {}
   local r, err = fswatch.scan(self.root)
-  if not r then
-    log.error("scan_failed", { dir = self.root, error = err,
-      action = "check that watch_dir exists and is readable" })
-    return changes
-  end
+  if not r then return scan_failed(self.root, err, changes) end
   self:note_root_files(r.root)
   local seen = {}
   for folder, entries in pairs(r.folders) do
@@ -296,11 +298,7 @@ function Folders:rescan_root()
   -- new folders are listed in full.
   local changes = {}
   local names_, err = fs.list(self.root)
-  if not names_ then
-    log.error("scan_failed", { dir = self.root, error = err,
-      action = "check that watch_dir exists and is readable" })
-    return changes
-  end
+  if not names_ then return scan_failed(self.root, err, changes) end
   local seen, root_files = {}, {}
   for _, name in ipairs(names_) do
     local st = fs.stat(fs.join(self.root, name))
