@@ -18,7 +18,8 @@ was down) is given time to converge, the oracle checks:
   2. every other table (file deleted, renamed away, header changed or made
      invalid): the table holds one of the valid versions that file had with
      the table's header -- never garbage, never a mix;
-  3. no table for an ignored file or a file that was never valid;
+  3. no table for an ignored file or a file that was never valid (some are
+     created invalid: bad UTF-8 and a NUL);
   4. every ERROR line in the log is explained by an invalid file (a header
      change or bad content at that path);
   5. `kbsyncd status --json` shows nothing pending, running or dirty;
@@ -130,6 +131,20 @@ class Model:
         self.record(rel, {"text": text, "delim": delim, "header": header, "valid": True})
         return f"create {rel}{' (gzip size)' if big else ''}"
 
+    def create_invalid(self):
+        """A file that is invalid from its first byte: it must never become a table."""
+        folder = self.rnd.choice(self.folders)
+        self.next_id += 1
+        rel = f"{folder}/file{self.next_id:04d}.csv"
+        delim = self.rnd.choice(DIALECTS)[0]
+        header = self.new_header()
+        raw = self.make(header, delim).encode() + b"\x00\xc3\x28 broken\n"
+        self.write(rel, None, raw=raw, atomic=self.rnd.random() < 0.5)
+        self.files[rel] = {"versions": [], "delim": delim, "header": header}
+        self.record(rel, {"text": None, "delim": delim, "header": header, "valid": False})
+        self.invalid_paths.add(rel)
+        return f"create invalid {rel}"
+
     def edit(self, atomic):
         live = self.live()
         if not live:
@@ -217,7 +232,7 @@ class Model:
     def step(self):
         ops = [(self.create, 12), (lambda: self.edit(False), 25), (lambda: self.edit(True), 25),
                (self.rename, 6), (self.delete, 5), (self.header_change, 4), (self.invalid, 3),
-               (self.touch, 8), (self.ignored_file, 3),
+               (self.touch, 8), (self.ignored_file, 3), (self.create_invalid, 2),
                (lambda: self.create(self.new_folder()), 2)]
         total = sum(w for _, w in ops)
         x = self.rnd.uniform(0, total)
