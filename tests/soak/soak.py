@@ -268,6 +268,8 @@ def main(argv=None):
     ap.add_argument("--fault-rate", type=float, default=float(os.environ.get("FAULT_RATE", 0.2)))
     ap.add_argument("--files", type=int, default=50)
     ap.add_argument("--folders", type=int, default=5)
+    ap.add_argument("--converge", type=float, default=180,
+                    help="seconds allowed for convergence once churn stops")
     args = ap.parse_args(argv)
     seed = args.seed if args.seed is not None else random.SystemRandom().randrange(1, 10 ** 9)
     t = Tap()
@@ -380,7 +382,7 @@ def main(argv=None):
         c = s.get("counts") or {}
         return (c.get("pending") or 0) + (c.get("running") or 0) + (c.get("dirty") or 0)
 
-    converged = wait_until(lambda: not judge() and pending_count() == 0, 180, interval=1.0)
+    converged = wait_until(lambda: not judge() and pending_count() == 0, args.converge, interval=1.0)
     problems = judge()
     t.diag(f"tables checked: {tally}")
     t.ok(converged and not problems, "every table equals its file's last version "
