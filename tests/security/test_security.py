@@ -212,16 +212,19 @@ t.ok(r600.returncode == 0 and "env_file_readable" not in r600.stdout + r600.stde
      "a 0600 .env does not warn", r600.stdout[-800:] + r600.stderr[-800:])
 
 # -- no shell, no program started ----------------------------------------------------
-strace_out = os.path.join(d.base, "strace.txt")
-d.write("sec/new $(touch /tmp/kbsyncd-pwned) x.csv", "id,val\n1,d\n")
-r = run(["strace", "-f", "-qq", "-e", "trace=execve,execveat", "-o", strace_out] +
-        d.argv("once"), env=d.env(), timeout=120)
-with open(strace_out) as f:
-    execs = [ln for ln in f if "execve" in ln]
-t.ok(r.returncode == 0, "once under strace with shell metacharacters in names", r.stderr[-800:])
-t.ok(len(execs) == 1 and BIN in execs[0], "strace: one execve (the daemon), no shell, no program",
-     "".join(execs[:10]))
-t.ok(not os.path.exists("/tmp/kbsyncd-pwned"), "$(touch ...) in a file name did nothing")
+if shutil.which("strace"):
+    strace_out = os.path.join(d.base, "strace.txt")
+    d.write("sec/new $(touch /tmp/kbsyncd-pwned) x.csv", "id,val\n1,d\n")
+    r = run(["strace", "-f", "-qq", "-e", "trace=execve,execveat", "-o", strace_out] +
+            d.argv("once"), env=d.env(), timeout=120)
+    with open(strace_out) as f:
+        execs = [ln for ln in f if "execve" in ln]
+    t.ok(r.returncode == 0, "once under strace with shell metacharacters in names", r.stderr[-800:])
+    t.ok(len(execs) == 1 and BIN in execs[0], "strace: one execve (the daemon), no shell, no program",
+         "".join(execs[:10]))
+    t.ok(not os.path.exists("/tmp/kbsyncd-pwned"), "$(touch ...) in a file name did nothing")
+else:
+    t.ok(True, "no execve # SKIP strace is not installed (apt-get install strace)")
 
 # -- the container runs as non-root ----------------------------------------------------
 with open(os.path.join(ROOT, "Dockerfile")) as f:
