@@ -183,7 +183,7 @@ end
 function runner.prepare_reload(args)
   local o = assert(cli.parse(args))
   local cfg, err = load_config(o)
-  if not cfg then error(err, 0) end
+  if not cfg then error({ message = err }, 0) end -- one line in reload_failed
   require "sync.engine"
   require "policy"
 end

@@ -69,6 +69,9 @@ static inline task_t **extra_task(lua_State *L) { return (task_t **)lua_getextra
  * the traceback is taken while the failing stack still exists. */
 static int traceback_handler(lua_State *L)
 {
+    /* An expected failure raised as {message = "..."} (a config error on
+     * reload, say) is reported as its message alone, without a traceback. */
+    if (lua_istable(L, 1) && lua_getfield(L, 1, "message") == LUA_TSTRING) return 1;
     const char *msg = lua_tostring(L, 1);
     if (msg == NULL) {
         if (luaL_callmeta(L, 1, "__tostring") && lua_type(L, -1) == LUA_TSTRING) return 1;
