@@ -138,6 +138,10 @@ local function run_engine(o, cfg, once)
   if not ok then stderr(err); return EXIT.usage end
   ok, err = configure_log(cfg, true)
   if not ok then stderr(err); return EXIT.usage end
+  if not require("host.http").async_dns() then
+    log.warn("dns_blocking", { action = "this libcurl resolves names synchronously: a slow DNS " ..
+      "server stalls every sync; install a libcurl with the threaded resolver" })
+  end
   local engine = require "sync.engine"
   state.engine = engine.new(cfg, { once = once, dry_run = o.dry_run })
   if state.stopping then state.engine:stop(state.stopping) end
