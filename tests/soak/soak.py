@@ -9,6 +9,9 @@ Churn over 50+ files in 5+ folders: create, edit in place, atomic save
 threshold, header changes, invalid files (bad UTF-8), ignored files, plain
 touches.  The emulator answers with random faults (rate 0.2 by default:
 5xx, 429, maintenance, dropped connections, slow answers, commit-then-500).
+The daemon gets, every 4-15 s, SIGKILL (7 in 10, restarted after 0-2 s of
+churn), SIGHUP (2 in 10: reload under churn) or SIGTERM (1 in 10: a clean
+stop mid-work, which must exit 0; then restarted).
 
 When the churn stops, faults are turned off and the daemon (restarted if it
 was down) is given time to converge, the oracle checks:
@@ -288,8 +291,8 @@ def main(argv=None):
         m.create(m.folders[i % len(m.folders)])
     rig.faults(rate=args.fault_rate, seed=seed, slowMs=400, retryAfter=1)
 
-    kills = starts = 0
-    crashes = []
+    kills = starts = hups = 0
+    crashes, terms = [], []
     d.start()
     starts += 1
     end = time.monotonic() + args.duration
@@ -306,9 +309,19 @@ def main(argv=None):
             t.diag(what)
         now = time.monotonic()
         if now >= next_kill:
-            d.proc.send_signal(signal.SIGKILL)
-            d.proc.wait()
-            kills += 1
+            action = rnd.choices(["KILL", "HUP", "TERM"], [7, 2, 1])[0]
+            next_kill = time.monotonic() + rnd.uniform(4, 15)
+            if action == "HUP":          # reload under churn: the daemon goes on
+                d.proc.send_signal(signal.SIGHUP)
+                hups += 1
+                continue
+            if action == "TERM":         # a clean stop in the middle of work
+                rc, _ = d.stop(timeout=60)
+                terms.append(rc)
+            else:
+                d.proc.send_signal(signal.SIGKILL)
+                d.proc.wait()
+                kills += 1
             # churn goes on while the daemon is down, for up to 2 s
             down_until = time.monotonic() + rnd.uniform(0, 2)
             while time.monotonic() < down_until:
@@ -317,10 +330,10 @@ def main(argv=None):
                 time.sleep(rnd.uniform(0.02, 0.2))
             d.start()
             starts += 1
-            next_kill = time.monotonic() + rnd.uniform(4, 15)
         time.sleep(rnd.uniform(0.02, 0.35))
     t.diag(f"churn done: {ops} operations, {len(m.files)} paths, {len(m.live())} live files, "
-           f"{len(m.folders)} folders, {kills} SIGKILLs, {starts} starts")
+           f"{len(m.folders)} folders, {kills} SIGKILLs, {hups} SIGHUPs, {len(terms)} SIGTERMs, "
+           f"{starts} starts")
 
     # Faults off; the daemon must be up; then wait for convergence.
     rig.faults(rate=0)
@@ -393,7 +406,8 @@ def main(argv=None):
     t.ok(s is not None and counts.get("pending") == 0 and counts.get("running") == 0
          and counts.get("dirty", 0) == 0, "kbsyncd status shows nothing pending, running or dirty",
          json.dumps(counts) + " pending=" + json.dumps((s or {}).get("pending"))[:1000])
-    t.ok(not crashes, "the daemon never died except by the test's SIGKILLs", crashes)
+    t.ok(not crashes, "the daemon never died except by the test's signals", crashes)
+    t.ok(all(rc == 0 for rc in terms), "every SIGTERM during churn ended in exit 0", terms)
     t.ok(d.proc.poll() is None, "the daemon is running at the end")
 
     rc, secs = d.stop()
