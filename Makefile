@@ -35,7 +35,7 @@ TOOL_SRC := $(wildcard tests/c/tool_*.c)
 TEST_BIN := $(patsubst tests/c/%.c,$(B)/tests/%,$(TEST_SRC) $(TOOL_SRC))
 VERSION  := $(shell cat VERSION 2>/dev/null || echo 0.0.0)
 
-.PHONY: all asan test test-quick clean install bench demo docker-test
+.PHONY: all asan test test-quick clean install bench demo docker-test soak
 all: $(B)/kbsyncd $(TEST_BIN)
 
 $(B)/obj/%.o: src/%.c $(wildcard src/*.h src/*.inc) | $(B)/obj
@@ -68,6 +68,11 @@ test-quick: all
 
 bench: all
 	bench/run
+
+# Seeded churn with faults and kills for DURATION seconds (SEED replays).
+DURATION ?= 600
+soak: all
+	tests/soak/run $(DURATION) $(SEED)
 
 # A local emulator, sample CSVs in ./demo and the daemon: no account needed.
 demo: all

@@ -13,6 +13,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -145,6 +146,9 @@ int main(int argc, char **argv)
     app.args = args;
     find_scripts(argv[0], scripts_flag);
     signal(SIGPIPE, SIG_IGN);
+    /* A core file would hold the token: never write one. */
+    struct rlimit no_core = {0, 0};
+    setrlimit(RLIMIT_CORE, &no_core);
     curl_global_init(CURL_GLOBAL_DEFAULT);
 
     app.loop = loop_new();

@@ -68,6 +68,10 @@ struct stage {
 static stage_status fail(stage_t *st, const char *code, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
 
+/* Fail with the error already recorded in st->res.error (formatting the
+ * message into itself would be undefined and leave it empty). */
+static stage_status fail_recorded(stage_t *st, const char *code);
+
 static stage_status fail(stage_t *st, const char *code, const char *fmt, ...)
 {
     va_list ap;
@@ -82,6 +86,14 @@ static stage_status fail(stage_t *st, const char *code, const char *fmt, ...)
     st->out_open = 0;
     st->phase = P_FAILED;
     return STAGE_ERROR;
+}
+
+static stage_status fail_recorded(stage_t *st, const char *code)
+{
+    char msg[sizeof st->res.error.message];
+    memcpy(msg, st->res.error.message, sizeof msg);
+    msg[sizeof msg - 1] = 0;
+    return fail(st, code, "%s", msg);
 }
 
 static void set_utf8_error(stage_t *st)
@@ -368,7 +380,7 @@ static stage_status process(stage_t *st, const unsigned char *p, size_t n)
 
     if (st->res.utf8_valid && utf8_feed(&st->utf8, p, n) < 0) {
         set_utf8_error(st);
-        if (st->spool) return fail(st, "utf8", "%s", st->res.error.message);
+        if (st->spool) return fail_recorded(st, "utf8");
     }
     csv_scan(&st->scan, p, n);
     st->pos += n;
@@ -462,7 +474,7 @@ static stage_status finish(stage_t *st)
     if (st->deferred_code) return deferred(st);
     if (r->utf8_valid && utf8_finish(&st->utf8) < 0) {
         set_utf8_error(st);
-        if (st->spool) return fail(st, "utf8", "%s", r->error.message);
+        if (st->spool) return fail_recorded(st, "utf8");
     }
     if (r->unterminated && !r->error.code) {
         r->error.code = "quote";

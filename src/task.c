@@ -5,6 +5,9 @@
 
 #include <lauxlib.h>
 #include <lualib.h>
+#ifdef __GLIBC__
+#include <malloc.h>
+#endif
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -455,6 +458,19 @@ static int l_runtime(lua_State *L)
     return 1;
 }
 
+/* A full collection, then hand freed heap pages back to the OS: an idle
+ * daemon allocates nothing, so without this the garbage of its last burst
+ * of work (a reconcile, a big state file) would stay resident for good. */
+static int l_release_memory(lua_State *L)
+{
+    lua_gc(L, LUA_GCCOLLECT);
+#ifdef __GLIBC__
+    malloc_trim(0);
+#endif
+    lua_pushinteger(L, (lua_Integer)runtime_of(L)->mem);
+    return 1;
+}
+
 static int l_slice_limit(lua_State *L)
 {
     runtime_t *rt = runtime_of(L);
@@ -469,7 +485,8 @@ int luaopen_host_task(lua_State *L)
 {
     static const luaL_Reg fns[] = {{"spawn", l_spawn}, {"yield", l_yield}, {"id", l_id},
                                    {"count", l_count}, {"runtime", l_runtime},
-                                   {"slice_limit", l_slice_limit}, {NULL, NULL}};
+                                   {"slice_limit", l_slice_limit},
+                                   {"release_memory", l_release_memory}, {NULL, NULL}};
     luaL_newlib(L, fns);
 #ifdef KBSYNCD_VERSION
     lua_pushstring(L, KBSYNCD_VERSION);

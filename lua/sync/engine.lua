@@ -72,14 +72,24 @@ function Engine:live()
   }
 end
 
--- State and status go to disk at most every 200 ms while work flows, and
--- at once after a successful load (save_now).
+-- State and status go to disk at most every 200 ms while work flows.  After
+-- a successful load (save_after_load) they are written at once, unless a
+-- save happened less than a second ago: then the write joins the next
+-- batch, so a first sync of thousands of files does not rewrite a
+-- multi-megabyte state.json after every single load.  A crash inside that
+-- window costs at most a repeated (identical) full load, never a lost one.
 function Engine:save_now()
   if self.dry_run then return end
+  self.last_save_ms = timer.now()
   self.state:save()
   local ok, err = status_mod.write(self.cfg.state_dir, status_mod.build(self.state, self:live()))
   if not ok then log.warn("status_write_failed", { error = err,
     action = "check permissions of state_dir; status.json is rewritten at the next change" }) end
+end
+
+function Engine:save_after_load()
+  if self.last_save_ms and timer.now() - self.last_save_ms < 1000 then return self:save_soon() end
+  self:save_now()
 end
 
 function Engine:save_soon()
@@ -426,6 +436,7 @@ function Engine:loop()
     if self.once or not self.watcher then
       timer.sleep(math.min(timeout or 100, 100))
     else
+      if timeout == nil then self:release_when_idle() end
       local events, err = self.watcher:wait(timeout)
       if not events then
         if not self.stop_mode then
@@ -439,6 +450,23 @@ function Engine:loop()
     local ready = self.settle:due()
     for _, r in ipairs(ready) do self:offer(r.rel, r.st) end
   end
+end
+
+-- Before an indefinite wait: once the last loads and the state save are
+-- done, give the garbage of the burst back to the OS (an idle daemon
+-- allocates nothing, so the collector would never run again).
+function Engine:release_when_idle()
+  if self.release_pending then return end
+  self.release_pending = true
+  task.spawn(function()
+    repeat
+      timer.sleep(1000)
+    until self.stop_mode or (self.sched:idle() and self.settle:count() == 0 and not self.save_scheduled)
+    self.release_pending = false
+    if self.stop_mode then return end
+    local bytes = task.release_memory()
+    log.debug("memory_released", { lua_bytes = bytes })
+  end)
 end
 
 -- Let running loads finish (up to shutdown_grace_s), then record what is

@@ -15,6 +15,7 @@
 -- ctx (the engine) provides: cfg, client, policy, state, dry_run, folders
 -- (:target(rel)), remote_tables, webalize_cache, spool_dir,
 -- ctx:bucket(folder), ctx:now_iso().
+local reconcile = require "sync.reconcile"
 local fs = require "host.fs"
 local log = require "host.log"
 local task = require "host.task"
@@ -63,7 +64,8 @@ local function run_stage(ctx, path, spool, names)
     sample_bytes = ctx.cfg.sniff_bytes }
   if not s then
     if not fs.stat(path) then return nil, { status = "gone" } end
-    return nil, failed("permanent", "stage_failed", err, "check that the file is readable")
+    local msg = type(err) == "table" and (err.message or err.code) or tostring(err)
+    return nil, failed("permanent", "stage_failed", msg, "check that the file is readable")
   end
   local done, serr
   repeat
@@ -246,7 +248,7 @@ local function load_staged(ctx, rel, file, target, st, r, entry)
     if t then
       -- A create job's result may omit columns; they are the file's names.
       if type(t.columns) ~= "table" then t.columns = local_names end
-      ctx.remote_tables[t.id or table_id] = t
+      ctx.remote_tables[t.id or table_id] = reconcile.slim_table(t)
       table_id = t.id or table_id
     end
   end
@@ -255,7 +257,7 @@ local function load_staged(ctx, rel, file, target, st, r, entry)
   local columns = (t and t.columns) or (remote and remote.columns) or local_names
   if remote and header.diff(local_names, remote.columns or {}) then
     local fresh = client:get_table(table_id)
-    if fresh then ctx.remote_tables[table_id] = fresh; columns = fresh.columns or columns end
+    if fresh then ctx.remote_tables[table_id] = reconcile.slim_table(fresh); columns = fresh.columns or columns end
   end
   local results = type(job.results) == "table" and job.results or {}
   local rows = tonumber(results.totalRowsCount) or r.rows

@@ -56,7 +56,7 @@ function M.apply(e, rel, o)
     e.loaded_now = e.loaded_now + 1
     log.info("table_loaded", { table = o.table_id, file = rel, rows = o.rows, bytes = o.bytes,
       uploaded_bytes = o.uploaded_bytes, job = o.job_id, file_id = o.file_id })
-    e:save_now()
+    e:save_after_load()
   elseif s == "unchanged" then
     local entry = e.state:file(rel)
     if entry then entry.stat = o.stat end

@@ -19,11 +19,18 @@ function M.fetch_remote(client)
   if not buckets then return nil, berr end
   local list, terr = client:list_tables({ include = "columns" })
   if not list then return nil, terr end
+  -- Keep only what the engine reads: the full objects (metadata, bucket,
+  -- URLs) of thousands of tables would stay in memory for the daemon's life.
   local tables = {}
   for _, t in ipairs(list) do
-    if type(t) == "table" and t.id then tables[t.id] = t end
+    if type(t) == "table" and t.id then tables[t.id] = M.slim_table(t) end
   end
   return { token = token, buckets = buckets, tables = tables, table_count = #list }
+end
+
+function M.slim_table(t)
+  return { id = t.id, name = t.name, columns = t.columns, rowsCount = t.rowsCount,
+           lastImportDate = t.lastImportDate }
 end
 
 -- needs_load(state, remote_tables, rel, st) -> bool, why
