@@ -6,6 +6,7 @@
 -- with columns.  The disk side costs a scan; a file is restaged only when
 -- its size, mtime or inode differ from what the state recorded at its last
 -- load (or the state has no record of it, or its table is gone remotely).
+local intern = require "sync.intern"
 local log = require "host.log"
 local state_mod = require "sync.state"
 
@@ -29,7 +30,7 @@ function M.fetch_remote(client)
 end
 
 function M.slim_table(t)
-  return { id = t.id, name = t.name, columns = t.columns, rowsCount = t.rowsCount,
+  return { id = t.id, columns = intern.names(t.columns), rowsCount = t.rowsCount,
            lastImportDate = t.lastImportDate }
 end
 

@@ -13,6 +13,7 @@
 -- Writes go through host.fs.write_atomic (temp file, fsync, rename), so a
 -- crash leaves the old or the new file, never half of one.  A missing or
 -- unreadable file is not fatal: the engine rebuilds from the remote side.
+local intern = require "sync.intern"
 local cjson = require "cjson"
 local fs = require "host.fs"
 local log = require "host.log"
@@ -71,6 +72,9 @@ function M.load(state_dir, opts)
     s.reason = derr
     return s
   end
+  for _, e in pairs(type(doc.files) == "table" and doc.files or {}) do
+    if type(e) == "table" then e.header, e.columns = intern.names(e.header), intern.names(e.columns) end
+  end
   s.data = doc
   return s
 end
@@ -80,7 +84,10 @@ function M.read(state_dir) return M.load(state_dir, { read_only = true }) end
 
 function State:file(rel) return self.data.files[rel] end
 function State:files() return self.data.files end
-function State:set_file(rel, entry) self.data.files[rel] = entry end
+function State:set_file(rel, entry)
+  entry.header, entry.columns = intern.names(entry.header), intern.names(entry.columns)
+  self.data.files[rel] = entry
+end
 function State:is_pending(rel) return self.data.pending[rel] == true end
 function State:set_pending(rel, on) self.data.pending[rel] = on and true or nil end
 function State:pending() return self.data.pending end
