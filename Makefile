@@ -35,7 +35,7 @@ TOOL_SRC := $(wildcard tests/c/tool_*.c)
 TEST_BIN := $(patsubst tests/c/%.c,$(B)/tests/%,$(TEST_SRC) $(TOOL_SRC))
 VERSION  := $(shell cat VERSION 2>/dev/null || echo 0.0.0)
 
-.PHONY: all asan test test-quick clean install bench demo docker-test soak
+.PHONY: all asan test test-quick test-live clean install bench demo docker-test soak
 all: $(B)/kbsyncd $(TEST_BIN)
 
 $(B)/obj/%.o: src/%.c $(wildcard src/*.h src/*.inc) | $(B)/obj
@@ -68,6 +68,11 @@ test-quick: all
 
 bench: all
 	bench/run
+
+# The end-to-end scenarios against a real Keboola project, when
+# KBC_STORAGE_API_HOST and KBC_STORAGE_API_TOKEN are set (else: skipped).
+test-live: all
+	python3 tests/live/test_live.py
 
 # Seeded churn with faults and kills for DURATION seconds (SEED replays).
 DURATION ?= 600
