@@ -84,8 +84,8 @@ function M.read(state_dir) return M.load(state_dir, { read_only = true }) end
 
 function State:file(rel) return self.data.files[rel] end
 function State:files() return self.data.files end
-function State:set_file(rel, entry)
-  entry.header, entry.columns = intern.names(entry.header), intern.names(entry.columns)
+function State:set_file(rel, entry) -- entry nil forgets the file
+  if entry then entry.header, entry.columns = intern.names(entry.header), intern.names(entry.columns) end
   self.data.files[rel] = entry
 end
 function State:is_pending(rel) return self.data.pending[rel] == true end
