@@ -262,6 +262,12 @@ function Folders:rescan_all()
       self:apply_folder(folder, entries, changes, self.snapshot[folder] == nil)
     end
   end
+  return self:drop_unseen(seen, changes)
+end
+
+-- After a scan of the root: folders no longer there are dropped, and the
+-- bucket names are checked for collisions again.
+function Folders:drop_unseen(seen, changes)
   for folder in pairs(self.snapshot) do
     if not seen[folder] then self:drop_folder(folder, changes) end
   end
@@ -315,11 +321,7 @@ function Folders:rescan_root()
     end
   end
   self:note_root_files(root_files)
-  for folder in pairs(self.snapshot) do
-    if not seen[folder] then self:drop_folder(folder, changes) end
-  end
-  self:check_bucket_collisions()
-  return changes
+  return self:drop_unseen(seen, changes)
 end
 
 function Folders:rescan_folder(folder)

@@ -21,23 +21,13 @@ import subprocess
 import sys
 import tempfile
 
-ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-CORPUS = os.path.join(ROOT, "tests", "fixtures", "csv")
-TOOL = os.path.join(os.environ.get("KBSYNCD_BUILD", os.path.join(ROOT, "build")),
-                    "tests", "tool_stage")
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from stagetest import CORPUS, ROOT, TOOL, Tap  # noqa: E402
+
 sys.path.insert(0, CORPUS)
 import generate  # noqa: E402
 
-n = 0
-failed = 0
-
-
-def tap(cond, what):
-    global n, failed
-    n += 1
-    if not cond:
-        failed += 1
-    print(f"{'' if cond else 'not '}ok {n} - {what}", flush=True)
+tap = Tap()
 
 
 def stage_json(path):
@@ -128,8 +118,8 @@ def main():
           f"Python csv.Sniffer {sniffer_right}/{total} = {sacc:.1f}%")
     tap(acc >= 98.0, f"dialect and header accuracy {acc:.1f}% (at least 98%)")
     tmp.cleanup()
-    print(f"1..{n}")
-    return 1 if failed else 0
+    print(f"1..{tap.n}")
+    return 1 if tap.failed else 0
 
 
 if __name__ == "__main__":

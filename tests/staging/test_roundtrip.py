@@ -19,20 +19,10 @@ import subprocess
 import sys
 import tempfile
 
-ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-CORPUS = os.path.join(ROOT, "tests", "fixtures", "csv")
-TOOL = os.path.join(os.environ.get("KBSYNCD_BUILD", os.path.join(ROOT, "build")),
-                    "tests", "tool_stage")
-n = 0
-failed = 0
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from stagetest import CORPUS, ROOT, TOOL, Tap  # noqa: E402
 
-
-def tap(cond, what):
-    global n, failed
-    n += 1
-    if not cond:
-        failed += 1
-    print(f"{'' if cond else 'not '}ok {n} - {what}", flush=True)
+tap = Tap()
 
 
 def stage(*args):
@@ -125,8 +115,8 @@ def main():
     tap(r["status"] == "done" and r["steps"] > 3 and r["rows"] == 100001,
         f"once stable it stages in {r['steps']} steps")
     tmp.cleanup()
-    print(f"1..{n}")
-    return 1 if failed else 0
+    print(f"1..{tap.n}")
+    return 1 if tap.failed else 0
 
 
 if __name__ == "__main__":
