@@ -20,7 +20,7 @@ import sys
 import tempfile
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from stagetest import CORPUS, ROOT, TOOL, Tap  # noqa: E402
+from stagetest import CORPUS, TOOL, Tap  # noqa: E402
 
 tap = Tap()
 
