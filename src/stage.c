@@ -96,6 +96,14 @@ static stage_status fail_recorded(stage_t *st, const char *code)
     return fail(st, code, "%s", msg);
 }
 
+static stage_status fail_unstable(stage_t *st)
+{
+    st->res.unstable = 1;
+    return fail(st, "unstable",
+                "%s changed while it was being staged; it will be "
+                "staged again once it is stable", st->src);
+}
+
 static void set_utf8_error(stage_t *st)
 {
     const utf8_error *e = &st->utf8.err;
@@ -428,9 +436,13 @@ static stage_status start(stage_t *st)
     }
     if (len >= 3 && memcmp(st->sample, "\xEF\xBB\xBF", 3) == 0) bom = 3;
     st->res.dialect.bom = bom > 0;
-    if (len == bom)
+    if (len == bom) {
+        /* Shorter than it was when opened: it is being rewritten, not
+         * empty; the daemon stages it again once it is stable. */
+        if ((uint64_t)len != st->res.size) return fail_unstable(st);
         return fail(st, "empty",
                     "%s is empty: Keboola needs at least a header line", st->src);
+    }
 
     sniff_dialect(st->sample + bom, len - bom, st->eof, st->delimiters,
                   &st->res.dialect);
@@ -497,10 +509,7 @@ static stage_status finish(stage_t *st)
     if (fstat(st->fd, &now_fd) < 0 || stat(st->src, &now_path) < 0 ||
         changed(&st->at_open, &now_fd) || changed(&st->at_open, &now_path) ||
         st->bytes_read != r->size) {
-        r->unstable = 1;
-        return fail(st, "unstable",
-                    "%s changed while it was being staged; it will be "
-                    "staged again once it is stable", st->src);
+        return fail_unstable(st);
     }
     if (st->out_open) {
         if (st->norm.failed || stage_out_commit(&st->out) < 0)
