@@ -74,7 +74,6 @@ def bindings():
         mods = re.findall(r"int luaopen_host_(\w+)\(lua_State \*L\)\s*\{", text)
         if not mods:
             continue
-        body = text[text.index("luaopen_host_" + mods[0]):]
         regs = re.findall(r"luaL_Reg\s+\w+\[\]\s*=\s*\{(.*?)\};", text, re.S)
         for reg in regs:
             for fn in re.findall(r'\{\s*"(\w+)"\s*,', reg):

@@ -218,17 +218,19 @@ class Daemon:
     def path(self, rel):
         return os.path.join(self.watch, rel)
 
-    def write(self, rel, text, atomic=False):
+    def write(self, rel, text, atomic=False, raw=None):
+        """Write text (or the bytes `raw`); atomic: a hidden temp file renamed over."""
         p = self.path(rel)
         os.makedirs(os.path.dirname(p), exist_ok=True)
+        data = raw if raw is not None else text.encode("utf-8")
         if atomic:
             tmp = os.path.join(os.path.dirname(p), f".{os.path.basename(p)}.tmp{os.getpid()}")
-            with open(tmp, "w") as f:
-                f.write(text)
+            with open(tmp, "wb") as f:
+                f.write(data)
             os.rename(tmp, p)
         else:
-            with open(p, "w") as f:
-                f.write(text)
+            with open(p, "wb") as f:
+                f.write(data)
 
     def start(self, *args, **env):
         assert self.proc is None or self.proc.poll() is not None

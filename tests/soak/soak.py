@@ -97,17 +97,7 @@ class Model:
 
     # -- disk ------------------------------------------------------------
     def write(self, rel, text, atomic=False, raw=None):
-        p = self.d.path(rel)
-        os.makedirs(os.path.dirname(p), exist_ok=True)
-        data = raw if raw is not None else text.encode("utf-8")
-        if atomic:
-            tmp = os.path.join(os.path.dirname(p), f".{os.path.basename(p)}.sb-{self.rnd.randrange(10 ** 6)}")
-            with open(tmp, "wb") as f:
-                f.write(data)
-            os.rename(tmp, p)
-        else:
-            with open(p, "wb") as f:
-                f.write(data)
+        self.d.write(rel, text, atomic=atomic, raw=raw)
 
     def record(self, rel, version):
         self.files.setdefault(rel, {"versions": []})["versions"].append(version)
