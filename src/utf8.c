@@ -12,6 +12,8 @@
 #include "utf8.h"
 
 #include <string.h>
+
+#include "utf8_simd.h"
 #if defined(__SSE2__)
 #include <emmintrin.h>
 #endif
@@ -157,11 +159,12 @@ static inline size_t whole_char(const unsigned char *p, size_t avail)
     return len;
 }
 
-int utf8_feed(utf8_validator *v, const unsigned char *p, size_t n)
+/* The exact path: ASCII runs 16 (or 8) bytes at a time, whole characters
+ * by whole_char(), anything else by step(). */
+static int feed_basic(utf8_validator *v, const unsigned char *p, size_t n)
 {
     size_t i = 0;
 
-    if (v->failed) return -1;
     while (i < n) {
         if (v->need == 0) {
 #if defined(__SSE2__)
@@ -227,6 +230,85 @@ int utf8_feed(utf8_validator *v, const unsigned char *p, size_t n)
             if (step(v, p[i]) < 0) return -1;
             i++;
         }
+    }
+    return 0;
+}
+
+/* Which validator utf8_feed runs.  Chosen once, on first use, from what
+ * the CPU offers (the binary itself stays baseline x86-64 or whatever the
+ * target is); utf8_select() overrides it for tests and benchmarks. */
+enum { MODE_UNSET, MODE_SCALAR, MODE_BASIC, MODE_BLOCKS };
+static int mode = MODE_UNSET;
+static utf8_blocks_fn blocks;
+static const char *mode_name = "basic";
+
+static void choose(void)
+{
+    static const char *const widest_first[] = {"avx2", "ssse3"};
+    mode = MODE_BASIC;
+    mode_name = "basic";
+    blocks = NULL;
+    for (size_t k = 0; k < sizeof widest_first / sizeof *widest_first; k++) {
+        if ((blocks = utf8_simd_blocks(widest_first[k])) != NULL) {
+            mode = MODE_BLOCKS;
+            mode_name = widest_first[k];
+            return;
+        }
+    }
+}
+
+int utf8_select(const char *name)
+{
+    utf8_blocks_fn f;
+    if (!name || strcmp(name, "auto") == 0) {
+        choose();
+    } else if (strcmp(name, "scalar") == 0) {
+        mode = MODE_SCALAR;
+        mode_name = "scalar";
+    } else if (strcmp(name, "basic") == 0) {
+        mode = MODE_BASIC;
+        mode_name = "basic";
+    } else if ((f = utf8_simd_blocks(name)) != NULL) {
+        mode = MODE_BLOCKS;
+        mode_name = name;
+        blocks = f;
+    } else {
+        return -1;
+    }
+    return 0;
+}
+
+const char *utf8_selected(void)
+{
+    if (mode == MODE_UNSET) choose();
+    return mode_name;
+}
+
+int utf8_feed(utf8_validator *v, const unsigned char *p, size_t n)
+{
+    size_t i = 0;
+
+    if (v->failed) return -1;
+    if (mode == MODE_UNSET) choose();
+    if (mode == MODE_SCALAR) {
+        for (; i < n; i++)
+            if (step(v, p[i]) < 0) return -1;
+        return 0;
+    }
+    if (mode == MODE_BASIC) return feed_basic(v, p, n);
+    while (i < n) {
+        size_t stop, b;
+        if (v->need) { /* end a character begun in the previous slice */
+            if (step(v, p[i]) < 0) return -1;
+            i++;
+            continue;
+        }
+        if (n - i < 64) return feed_basic(v, p + i, n - i);
+        /* whole blocks; then the exact path from the boundary the block
+         * validator stopped at: the tail, or the block with an error */
+        b = blocks(v, p, i, n, &stop);
+        if (feed_basic(v, p + b, stop - b) < 0) return -1;
+        i = stop;
     }
     return 0;
 }

@@ -10,8 +10,11 @@
  * or by the end of input) and NUL bytes (legal UTF-8, but no CSV consumer
  * downstream survives them).
  *
- * Feed slices of any size; a character may straddle two slices.  ASCII runs
- * are checked 16 or 8 bytes at a time.  Pure C. */
+ * Feed slices of any size; a character may straddle two slices.  Where the
+ * CPU has SSSE3 or AVX2 (chosen at run time, src/utf8_simd.c), mixed text is
+ * checked 64 bytes at a time and the byte-by-byte decoder only words the
+ * errors; elsewhere ASCII runs are checked 16 or 8 bytes at a time.  Every
+ * path reports the same first error at the same place. */
 #ifndef KBSYNCD_UTF8_H
 #define KBSYNCD_UTF8_H
 #include <stddef.h>
@@ -50,4 +53,12 @@ int utf8_feed(utf8_validator *v, const unsigned char *p, size_t n);
 
 /* End of input: a character still open is an error.  0 or -1. */
 int utf8_finish(utf8_validator *v);
+
+/* The validator utf8_feed runs, for every validator in the process:
+ * "auto" (the default: the widest the CPU has), "avx2", "ssse3", "basic"
+ * (portable; ASCII runs in bulk) or "scalar" (one byte at a time, the
+ * reference).  -1 when this build or CPU has no such code.  For tests and
+ * benchmarks; not thread-safe. */
+int utf8_select(const char *name);
+const char *utf8_selected(void);
 #endif
