@@ -22,6 +22,7 @@ local folders_mod = require "sync.folders"
 local load = require "sync.load"
 local outcome_mod = require "sync.outcome"
 local reconcile = require "sync.reconcile"
+local remote_mod = require "sync.remote"
 local scheduler_mod = require "sync.scheduler"
 local settle_mod = require "sync.settle"
 local state_mod = require "sync.state"
@@ -42,7 +43,7 @@ function M.new(cfg, opts)
   local e = setmetatable({
     cfg = cfg, once = opts.once == true, dry_run = opts.dry_run == true or cfg.dry_run == true,
     spool_dir = fs.join(cfg.state_dir, "spool"),
-    remote_tables = {}, remote_buckets = {}, webalize_cache = {},
+    remote_tables = remote_mod.new(), remote_buckets = {}, webalize_cache = {},
     buckets = {}, bucket_inflight = {}, attempts = {}, failed_now = {},
     loaded_now = 0, unchanged_now = 0,
   }, Engine)
@@ -379,15 +380,20 @@ function Engine:reconcile_local()
     end
   end
   -- Forget files that are gone; their tables stay in Keboola.
-  for rel, e in pairs(self.state:files()) do
+  local recorded = {} -- table id -> true: tables the state records a load of
+  for rel in pairs(self.state:files()) do
+    local e = self.state:file(rel)
     if not on_disk[rel] then
       log.info("file_missing_locally", { file = rel, table = e.table_id,
         action = "none: the table stays in Keboola; delete it there if it is no longer needed" })
       self.state:set_file(rel, nil)
       self.state:set_pending(rel, nil)
       self.state:set_failure(rel, nil)
+    elseif e.fingerprint and e.table_id then
+      recorded[e.table_id] = true
     end
   end
+  self.remote_tables:forget_imports(function(id) return recorded[id] end)
   for rel in pairs(self.state:pending()) do
     if not on_disk[rel] then self.state:set_pending(rel, nil) end
   end

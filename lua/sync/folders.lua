@@ -1,9 +1,12 @@
 -- sync/folders.lua - the local side: what is in the watched folder, which
 -- files are candidates for loading, and where each one goes.
 --
--- Keeps the last scan of every sub-folder (the snapshot) and answers
--- "what changed" by comparing a new scan with it; watcher events are only
--- hints that say which folder to scan again.  Decides, through the policy,
+-- Keeps what the last scan of every sub-folder found to be loadable and
+-- answers "what changed" by comparing a new scan with it; watcher events
+-- are only hints that say which folder to scan again.  Kept for the
+-- daemon's life, so per file only the name, its stat key (size:mtime:ino,
+-- sync.state.stat_key) and its table name: nothing of the entries that
+-- are ignored, and no stat tables.  Decides, through the policy,
 -- which entries are ignored (logged once each) and maps each folder to a
 -- bucket and each file to a table; two local names that map to the same
 -- bucket or table block each other (an ERROR naming both, neither loaded).
@@ -12,6 +15,7 @@ local log = require "host.log"
 local fswatch = require "sync.fswatch"
 local names = require "sync.names"
 local policy_mod = require "policy"
+local stat_key = require("sync.state").stat_key
 
 local M = {}
 
@@ -21,21 +25,16 @@ Folders.__index = Folders
 function M.new(cfg, policy)
   return setmetatable({
     cfg = cfg, root = cfg.watch_dir, policy = policy,
-    snapshot = {},       -- folder -> {name -> st} (everything the scan saw)
-    candidates = {},     -- folder -> {name -> st} (CSV files we would load)
+    known = {},          -- folder -> true (the folders the scans saw)
+    candidates = {},     -- folder -> {name -> stat key} (CSV files we would load)
     buckets = {},        -- folder -> bucket name | false
-    targets = {},        -- rel -> {stage, bucket, table}
+    targets = {},        -- rel -> table name
     blocked = {},        -- rel -> reason
     blocked_event = {},  -- rel -> the ERROR event that explains the block
     blocked_folders = {},-- folder -> reason
     logged = {},         -- "event:key" -> true (log once)
     root_files = {},
   }, Folders)
-end
-
-local function same(a, b)
-  return a and b and a.size == b.size and a.mtime_ns == b.mtime_ns and a.ino == b.ino
-    and a.type == b.type
 end
 
 function Folders:once(level, event, key, fields)
@@ -84,7 +83,7 @@ function Folders:blocked_folder(folder) return self.blocked_folders[folder] end
 -- Buckets: two folders with one bucket name block each other.
 function Folders:check_bucket_collisions()
   local map = {}
-  for folder in pairs(self.snapshot) do
+  for folder in pairs(self.known) do
     local b = self:bucket_name(folder)
     if b then map[folder] = b end
   end
@@ -98,7 +97,8 @@ function Folders:check_bucket_collisions()
   end
 end
 
--- Classifies the entries of one folder; returns its candidates.
+-- Classifies the entries of one folder; returns its candidates (name ->
+-- stat key).
 function Folders:classify(folder, entries)
   local cand = {}
   for name, st in pairs(entries) do
@@ -115,7 +115,7 @@ function Folders:classify(folder, entries)
       self:once("debug", "file_ignored", rel, { file = rel,
         reason = "policy.ignore: hidden, temporary or not a .csv file" })
     else
-      cand[name] = st
+      cand[name] = stat_key(st)
     end
   end
   return cand
@@ -155,7 +155,7 @@ function Folders:map_tables(folder)
         file = rel, table = t, others = table.concat(others, ","),
         action = "rename one of the files (or map it in policy.table); neither is loaded until then" })
     else
-      self.targets[rel] = { table = t }
+      self.targets[rel] = t
     end
   end
 end
@@ -172,7 +172,7 @@ function Folders:target(rel)
   if not t then return nil, "not a loadable file" end
   local b, why = self:bucket_name(folder)
   if not b then return nil, why, "bucket_name_invalid" end
-  return { stage = self.cfg.stage, bucket = b, table = t.table }
+  return { stage = self.cfg.stage, bucket = b, table = t }
 end
 
 function Folders:stat(rel)
@@ -181,35 +181,37 @@ function Folders:stat(rel)
   return st
 end
 
+-- The candidates: rel -> stat key.
 function Folders:files()
   local out = {}
   for folder, cand in pairs(self.candidates) do
-    for name, st in pairs(cand) do out[folder .. "/" .. name] = st end
+    for name, key in pairs(cand) do out[folder .. "/" .. name] = key end
   end
   return out
 end
 
 function Folders:folder_names()
   local out = {}
-  for folder in pairs(self.snapshot) do out[folder] = true end
+  for folder in pairs(self.known) do out[folder] = true end
   return out
 end
 
--- Applies a new listing of one folder; returns the changes.
+-- Applies a new listing of one folder; adds the changes (a file's `st` is
+-- its stat key).
 function Folders:apply_folder(folder, entries, changes, is_new)
   local old = self.candidates[folder] or {}
   local was_blocked = {}
   for name in pairs(old) do was_blocked[name] = self.blocked[folder .. "/" .. name] ~= nil end
   local cand = self:classify(folder, entries)
-  self.snapshot[folder] = entries
+  self.known[folder] = true
   self.candidates[folder] = cand
   self:map_tables(folder)
-  for name, st in pairs(cand) do
+  for name, key in pairs(cand) do
     -- A file that was blocked (e.g. by a collision whose partner is now
     -- gone) is as good as changed.
     local unblocked = was_blocked[name] and not self.blocked[folder .. "/" .. name]
-    if unblocked or not same(old[name], st) then
-      changes[#changes + 1] = { kind = "file", rel = folder .. "/" .. name, st = st }
+    if unblocked or old[name] ~= key then
+      changes[#changes + 1] = { kind = "file", rel = folder .. "/" .. name, st = key }
     end
   end
   for name in pairs(old) do
@@ -249,8 +251,9 @@ local function scan_failed(root, err, changes)
   return changes
 end
 
--- Everything, from scratch; changes relative to the previous snapshot.
-function Folders:rescan_all()
+-- Everything, from scratch; changes relative to the previous scans.
+-- `on_disk`, when given, gets every regular file found (rel -> true).
+function Folders:rescan_all(on_disk)
   local changes = {}
   local r, err = fswatch.scan(self.root)
   if not r then return scan_failed(self.root, err, changes) end
@@ -259,7 +262,10 @@ function Folders:rescan_all()
   for folder, entries in pairs(r.folders) do
     if self:wanted_folder(folder) then
       seen[folder] = true
-      self:apply_folder(folder, entries, changes, self.snapshot[folder] == nil)
+      self:apply_folder(folder, entries, changes, self.known[folder] == nil)
+      for name, st in pairs(on_disk and entries or {}) do
+        if st.type == "file" then on_disk[folder .. "/" .. name] = true end
+      end
     end
   end
   return self:drop_unseen(seen, changes)
@@ -268,7 +274,7 @@ end
 -- After a scan of the root: folders no longer there are dropped, and the
 -- bucket names are checked for collisions again.
 function Folders:drop_unseen(seen, changes)
-  for folder in pairs(self.snapshot) do
+  for folder in pairs(self.known) do
     if not seen[folder] then self:drop_folder(folder, changes) end
   end
   self:check_bucket_collisions()
@@ -283,18 +289,13 @@ function Folders:drop_folder(folder, changes)
     self.targets[rel], self.blocked[rel] = nil, nil
     changes[#changes + 1] = { kind = "deleted", rel = rel }
   end
-  self.snapshot[folder], self.candidates[folder], self.buckets[folder] = nil, nil, nil
+  self.known[folder], self.candidates[folder], self.buckets[folder] = nil, nil, nil
 end
 
 -- The first scan: candidate files and every file on disk (rel -> true).
 function Folders:rescan_all_initial()
-  self:rescan_all()
   local on_disk = {}
-  for folder, entries in pairs(self.snapshot) do
-    for name, st in pairs(entries) do
-      if st.type == "file" then on_disk[folder .. "/" .. name] = true end
-    end
-  end
+  self:rescan_all(on_disk)
   return self:files(), on_disk
 end
 
@@ -311,7 +312,7 @@ function Folders:rescan_root()
     if st and st.type == "dir" then
       if self:wanted_folder(name) then
         seen[name] = true
-        if self.snapshot[name] == nil then
+        if self.known[name] == nil then
           local entries = fswatch.scan_folder(self.root, name) or {}
           self:apply_folder(name, entries, changes, true)
         end
@@ -329,11 +330,11 @@ function Folders:rescan_folder(folder)
   if not self:wanted_folder(folder) then return changes end
   local entries, err = fswatch.scan_folder(self.root, folder)
   if not entries then
-    if self.snapshot[folder] then self:drop_folder(folder, changes) end
+    if self.known[folder] then self:drop_folder(folder, changes) end
     log.debug("scan_folder_failed", { folder = folder, error = err })
     return changes
   end
-  self:apply_folder(folder, entries, changes, self.snapshot[folder] == nil)
+  self:apply_folder(folder, entries, changes, self.known[folder] == nil)
   if changes[#changes] and changes[#changes].kind == "new_folder" then self:check_bucket_collisions() end
   return changes
 end

@@ -15,7 +15,6 @@
 -- ctx (the engine) provides: cfg, client, policy, state, dry_run, folders
 -- (:target(rel)), remote_tables, webalize_cache, spool_dir,
 -- ctx:bucket(folder), ctx:now_iso().
-local reconcile = require "sync.reconcile"
 local fs = require "host.fs"
 local log = require "host.log"
 local task = require "host.task"
@@ -161,7 +160,7 @@ local function load_staged(ctx, rel, file, target, st, r, entry)
   local bucket, berr = ctx:bucket(file.folder)
   if not bucket then return api_failed(berr, "bucket_failed") end
   local table_id = bucket.id .. "." .. target.table
-  local remote = ctx.remote_tables[table_id]
+  local remote = ctx.remote_tables:get(table_id)
   local hdr = r.header or {}
   if hdr.errors and #hdr.errors > 0 then
     local parts = {}
@@ -210,6 +209,7 @@ local function load_staged(ctx, rel, file, target, st, r, entry)
       local by_hint = hint and hint.fingerprint == r.fingerprint and hint.table_id == table_id
       local by_time = not hint and imported and imported >= mtime_s and tonumber(remote.rowsCount) == r.rows
       if by_hint or by_time then
+        ctx.remote_tables:loaded(table_id)
         return { status = "adopted", table_id = table_id, fingerprint = r.fingerprint,
                  header = hdr.raw, columns = remote.columns, rows = r.rows, bucket_id = bucket.id,
                  bytes = r.size }
@@ -238,7 +238,7 @@ local function load_staged(ctx, rel, file, target, st, r, entry)
     if not job and type(lerr) == "table" and lerr.status == 404 then
       log.warn("table_missing_remotely", { table = table_id, file = rel,
         action = "recreating the table from the file" })
-      ctx.remote_tables[table_id] = nil
+      ctx.remote_tables:drop(table_id)
       remote = nil
     end
   end
@@ -248,8 +248,9 @@ local function load_staged(ctx, rel, file, target, st, r, entry)
     if t then
       -- A create job's result may omit columns; they are the file's names.
       if type(t.columns) ~= "table" then t.columns = local_names end
-      ctx.remote_tables[t.id or table_id] = reconcile.slim_table(t)
-      table_id = t.id or table_id
+      t.id = t.id or table_id
+      ctx.remote_tables:put(t)
+      table_id = t.id
     end
   end
   if not job then return api_failed(lerr, remote and "import_failed" or "create_failed") end
@@ -257,14 +258,13 @@ local function load_staged(ctx, rel, file, target, st, r, entry)
   local columns = (t and t.columns) or (remote and remote.columns) or local_names
   if remote and header.diff(local_names, remote.columns or {}) then
     local fresh = client:get_table(table_id)
-    if fresh then ctx.remote_tables[table_id] = reconcile.slim_table(fresh); columns = fresh.columns or columns end
+    if fresh then ctx.remote_tables:put(fresh); columns = fresh.columns or columns end
   end
   local results = type(job.results) == "table" and job.results or {}
   local rows = tonumber(results.totalRowsCount) or r.rows
-  if remote then
-    remote.rowsCount = rows
-    remote.lastImportDate = ctx:now_iso()
-  end
+  -- The state records this load now: the import facts kept for adopting
+  -- a table without state (sync.remote) are no longer needed.
+  ctx.remote_tables:loaded(table_id)
   return { status = "ok", table_id = table_id, bucket_id = bucket.id, job_id = job.id,
            rows = rows, bytes = r.size, uploaded_bytes = r.spool_bytes,
            fingerprint = r.fingerprint, header = hdr.raw, columns = columns,

@@ -59,7 +59,7 @@ function M.apply(e, rel, o)
     e:save_after_load()
   elseif s == "unchanged" then
     local entry = e.state:file(rel)
-    if entry then entry.stat = o.stat end
+    if entry and entry.stat ~= o.stat then entry.stat = o.stat; e.state:set_file(rel, entry) end
     e.state:set_pending(rel, nil)
     e.state:set_failure(rel, nil)
     e.unchanged_now = e.unchanged_now + 1

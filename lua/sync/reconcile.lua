@@ -6,13 +6,12 @@
 -- with columns.  The disk side costs a scan; a file is restaged only when
 -- its size, mtime or inode differ from what the state recorded at its last
 -- load (or the state has no record of it, or its table is gone remotely).
-local intern = require "sync.intern"
-local log = require "host.log"
+local remote_mod = require "sync.remote"
 local state_mod = require "sync.state"
 
 local M = {}
 
--- fetch_remote(client) -> {token, buckets, tables = {id -> table}} | nil, err
+-- fetch_remote(client) -> {token, buckets, tables = sync.remote, table_count} | nil, err
 function M.fetch_remote(client)
   local token, err = client:verify_token()
   if not token then return nil, err end
@@ -20,18 +19,18 @@ function M.fetch_remote(client)
   if not buckets then return nil, berr end
   local list, terr = client:list_tables({ include = "columns" })
   if not list then return nil, terr end
-  -- Keep only what the engine reads: the full objects (metadata, bucket,
-  -- URLs) of thousands of tables would stay in memory for the daemon's life.
-  local tables = {}
-  for _, t in ipairs(list) do
-    if type(t) == "table" and t.id then tables[t.id] = M.slim_table(t) end
+  -- Only what the engine reads stays (sync.remote): the full objects
+  -- (metadata, bucket, URLs) of thousands of tables would stay in memory
+  -- for the daemon's life.
+  local tables = remote_mod.new()
+  for _, t in ipairs(list) do tables:put(t) end
+  local slim = {}
+  for _, b in ipairs(buckets) do
+    if type(b) == "table" then
+      slim[#slim + 1] = { id = b.id, name = b.name, stage = b.stage, displayName = b.displayName }
+    end
   end
-  return { token = token, buckets = buckets, tables = tables, table_count = #list }
-end
-
-function M.slim_table(t)
-  return { id = t.id, columns = intern.names(t.columns), rowsCount = t.rowsCount,
-           lastImportDate = t.lastImportDate }
+  return { token = token, buckets = slim, tables = tables, table_count = #list }
 end
 
 -- needs_load(state, remote_tables, rel, st) -> bool, why
@@ -45,21 +44,10 @@ function M.needs_load(state, remote_tables, rel, st)
   local e = state:file(rel)
   if not e or not e.fingerprint then return true, "new" end
   if e.stat ~= key then return true, "changed" end
-  if remote_tables and e.table_id and not remote_tables[e.table_id] then
+  if remote_tables and e.table_id and not remote_tables:has(e.table_id) then
     return true, "table_missing_remotely"
   end
   return false, "unchanged"
-end
-
--- Files the state knows that are no longer on disk: logged once per start
--- (never deleted remotely).
-function M.report_missing(state, on_disk)
-  for rel, e in pairs(state:files()) do
-    if not on_disk[rel] then
-      log.info("file_missing_locally", { file = rel, table = e.table_id,
-        action = "none: the table stays in Keboola; delete it there if it is no longer needed" })
-    end
-  end
 end
 
 return M

@@ -5,6 +5,8 @@
 -- A slow copy keeps changing size, an editor's atomic save replaces the
 -- inode: both simply push the deadline back.  Pure bookkeeping, no yields:
 -- the engine's watcher task calls due() when next_deadline() has passed.
+local stat_key = require("sync.state").stat_key
+
 local M = {}
 
 local Settle = {}
@@ -16,13 +18,14 @@ function M.new(opts)
                         dirty = {}, n = 0 }, Settle)
 end
 
+-- a and b: stat tables of regular files, or their stat keys
 local function same(a, b)
-  return a and b and a.size == b.size and a.mtime_ns == b.mtime_ns and a.ino == b.ino
-    and a.type == b.type
+  return a ~= nil and b ~= nil and stat_key(a) == stat_key(b)
 end
 M.same = same
 
--- An event (or a scan difference) for rel, with what the scan saw.
+-- An event (or a scan difference) for rel, with what the scan saw (a stat
+-- table or its key).
 function Settle:touch(rel, st)
   local d = self.dirty[rel]
   if not d then self.n = self.n + 1 end

@@ -13,7 +13,12 @@
 -- Writes go through host.fs.write_atomic (temp file, fsync, rename), so a
 -- crash leaves the old or the new file, never half of one.  A missing or
 -- unreadable file is not fatal: the engine rebuilds from the remote side.
-local intern = require "sync.intern"
+--
+-- In memory each file entry is kept as its JSON text, not as a table: an
+-- idle daemon reads entries rarely (a change, a status write) but holds
+-- one per tracked file for its whole life, and the text is about half the
+-- size of the table with its strings.  file(rel) decodes a fresh copy
+-- (change it and hand it back through set_file); save() splices the texts.
 local cjson = require "cjson"
 local fs = require "host.fs"
 local log = require "host.log"
@@ -25,9 +30,10 @@ M.VERSION = 1
 local State = {}
 State.__index = State
 
--- The identity of a file's bytes as far as stat can tell.
+-- The identity of a file's bytes as far as stat can tell: "size:mtime:ino"
+-- from a stat table (a key is returned as it is).
 function M.stat_key(st)
-  if not st then return nil end
+  if not st or type(st) == "string" then return st end
   local function int(v) return tostring(math.tointeger(v) or v or 0) end
   return int(st.size) .. ":" .. int(st.mtime_ns) .. ":" .. int(st.ino)
 end
@@ -72,9 +78,11 @@ function M.load(state_dir, opts)
     s.reason = derr
     return s
   end
-  for _, e in pairs(type(doc.files) == "table" and doc.files or {}) do
-    if type(e) == "table" then e.header, e.columns = intern.names(e.header), intern.names(e.columns) end
+  local packed = {}
+  for rel, e in pairs(doc.files) do
+    if type(rel) == "string" and type(e) == "table" then packed[rel] = cjson.encode(e) end
   end
+  doc.files = packed
   s.data = doc
   return s
 end
@@ -82,11 +90,19 @@ end
 -- Reads state.json without any intent to write it (kbsyncd status).
 function M.read(state_dir) return M.load(state_dir, { read_only = true }) end
 
-function State:file(rel) return self.data.files[rel] end
-function State:files() return self.data.files end
+-- file(rel) -> a fresh copy of the entry, or nil
+function State:file(rel)
+  local text = self.data.files[rel]
+  return text and cjson.decode(text) or nil
+end
+-- The files with an entry: rel -> true (entries through file(rel)).
+function State:files()
+  local out = {}
+  for rel in pairs(self.data.files) do out[rel] = true end
+  return out
+end
 function State:set_file(rel, entry) -- entry nil forgets the file
-  if entry then entry.header, entry.columns = intern.names(entry.header), intern.names(entry.columns) end
-  self.data.files[rel] = entry
+  self.data.files[rel] = entry and cjson.encode(entry) or nil
 end
 function State:is_pending(rel) return self.data.pending[rel] == true end
 function State:set_pending(rel, on) self.data.pending[rel] = on and true or nil end
@@ -95,11 +111,25 @@ function State:failure(rel) return self.data.failures[rel] end
 function State:failures() return self.data.failures end
 function State:set_failure(rel, f) self.data.failures[rel] = f end
 
+-- The whole document as JSON text, the packed entries spliced in as
+-- they are (sorted, so that equal states give equal files).
+function State:encode()
+  local rels = {}
+  for rel in pairs(self.data.files) do rels[#rels + 1] = rel end
+  table.sort(rels)
+  local parts = {}
+  for i, rel in ipairs(rels) do parts[i] = cjson.encode(rel) .. ":" .. self.data.files[rel] end
+  local rest = {}
+  for k, v in pairs(self.data) do if k ~= "files" then rest[k] = v end end
+  local head = cjson.encode(rest)   -- {"version":1,"pending":{...},...}
+  return head:sub(1, -2) .. ',"files":{' .. table.concat(parts, ",") .. "}}"
+end
+
 -- save() -> true | nil, err.  Failure is logged; the next save tries again.
 function State:save()
   if self.read_only then return true end
   local ok, err = fs.mkdir_p(self.dir)
-  if ok then ok, err = fs.write_atomic(self.path, cjson.encode(self.data), tonumber("600", 8)) end
+  if ok then ok, err = fs.write_atomic(self.path, self:encode(), tonumber("600", 8)) end
   if not ok then
     log.error("state_save_failed", { path = self.path, error = err,
       action = "check free space and permissions of state_dir; the daemon retries at the next change" })

@@ -2,6 +2,7 @@
 -- Keboola names, settling with two looks, the scheduler's coalescing and
 -- parallelism limit, state round trips, reconcile decisions, ISO dates.
 local t = require "tap"
+local cjson = require "cjson"
 local fs = require "host.fs"
 local timer = require "host.timer"
 local header = require "sync.header"
@@ -118,9 +119,21 @@ local again = state_mod.load(dir)
 t.ok(not again.rebuilt, "read back")
 t.is(again:file("a/b.csv").stat, key, "stat key survives JSON")
 t.ok(again:is_pending("a/c.csv"), "pending work survives")
-again:set_file("x/one.csv", { header = { "id", "name" }, columns = { "id", "name" } })
-again:set_file("x/two.csv", { header = { "id", "name" }, columns = { "id", "name" } })
-t.ok(again:file("x/one.csv").header == again:file("x/two.csv").columns, "equal name lists are shared")
+again:set_file("x/one.csv", { header = { "id", "name" }, columns = { "id", "name" }, rows = 2 })
+again:set_file("x/two.csv", { header = { "id" }, columns = { "id" } })
+t.is(again:file("x/one.csv"), { header = { "id", "name" }, columns = { "id", "name" }, rows = 2 },
+  "an entry reads back as it was set")
+local copy = again:file("x/one.csv")
+copy.rows = 99
+t.is(again:file("x/one.csv").rows, 2, "file() hands out a copy: changing it changes nothing")
+t.is(again:files(), { ["a/b.csv"] = true, ["x/one.csv"] = true, ["x/two.csv"] = true }, "files(): the recorded names")
+t.ok(again:save(), "saved with new entries")
+local text = fs.read(dir .. "/state.json")
+local doc = cjson.decode(text)
+t.is(doc.files["x/one.csv"].columns, { "id", "name" }, "state.json holds the entries as JSON objects")
+t.is(doc.files["a/b.csv"].stat, key, "and the entries read from the file before")
+t.ok(doc.pending["a/c.csv"] == true and doc.version == 1, "pending and version beside them")
+t.ok(text:find('"a\\/b.csv".*"x\\/one.csv".*"x\\/two.csv"'), "entries in name order")
 again:set_file("x/two.csv", nil)
 t.ok(again:file("x/two.csv") == nil, "set_file(rel, nil) forgets a file")
 local f = io.open(dir .. "/state.json", "w"); f:write("{broken"); f:close()
@@ -134,19 +147,45 @@ fs.remove(dir .. "/state.json.tmp")
 os.remove(dir)
 
 -- reconcile decisions -------------------------------------------------------
+local remote_mod = require "sync.remote"
+local function remote_with(...)
+  local r = remote_mod.new()
+  for _, id in ipairs { ... } do r:put { id = id, columns = { "x" } } end
+  return r
+end
 local fake = state_mod.load("/nonexistent-kbsyncd-test")
 local stt = { size = 5, mtime_ns = 7, ino = 9 }
-t.is(select(2, reconcile.needs_load(fake, {}, "a/x.csv", stt)), "new", "unknown file: new")
+t.is(select(2, reconcile.needs_load(fake, remote_with(), "a/x.csv", stt)), "new", "unknown file: new")
 fake:set_file("a/x.csv", { fingerprint = "5-x", stat = state_mod.stat_key(stt), table_id = "in.c-a.x" })
-t.is(select(2, reconcile.needs_load(fake, { ["in.c-a.x"] = {} }, "a/x.csv", stt)), "unchanged", "same stat: unchanged")
-t.is(select(2, reconcile.needs_load(fake, {}, "a/x.csv", stt)), "table_missing_remotely", "table gone remotely: load")
-t.is(select(2, reconcile.needs_load(fake, { ["in.c-a.x"] = {} }, "a/x.csv", { size = 6, mtime_ns = 7, ino = 9 })),
+t.is(select(2, reconcile.needs_load(fake, remote_with("in.c-a.x"), "a/x.csv", stt)), "unchanged", "same stat: unchanged")
+t.is(select(2, reconcile.needs_load(fake, remote_with(), "a/x.csv", stt)), "table_missing_remotely", "table gone remotely: load")
+t.is(select(2, reconcile.needs_load(fake, remote_with("in.c-a.x"), "a/x.csv", { size = 6, mtime_ns = 7, ino = 9 })),
   "changed", "other size: changed")
 fake:set_failure("a/x.csv", { stat = state_mod.stat_key { size = 6, mtime_ns = 7, ino = 9 } })
-t.is(select(2, reconcile.needs_load(fake, { ["in.c-a.x"] = {} }, "a/x.csv", { size = 6, mtime_ns = 7, ino = 9 })),
+t.is(select(2, reconcile.needs_load(fake, remote_with("in.c-a.x"), "a/x.csv", { size = 6, mtime_ns = 7, ino = 9 })),
   "failed_unchanged", "a failed file waits for a change")
 fake:set_pending("a/x.csv", true)
-t.is(select(2, reconcile.needs_load(fake, {}, "a/x.csv", stt)), "pending", "pending work is always done")
+t.is(select(2, reconcile.needs_load(fake, remote_with(), "a/x.csv", stt)), "pending", "pending work is always done")
+
+-- remote tables ------------------------------------------------------------
+local rt = remote_mod.new()
+rt:put { id = "in.c-a.t1", columns = { "id", "name" }, rowsCount = 5, lastImportDate = "2026-11-29T10:00:00+0100",
+         bucket = { id = "in.c-a" }, metadata = { { key = "k" } } }
+rt:put { id = "in.c-a.t2", columns = { "id", "name" } }
+rt:put { columns = { "no id" } }
+t.is(rt:count(), 2, "remote: tables without an id are not kept")
+t.is(rt:get("in.c-a.t1"), { id = "in.c-a.t1", columns = { "id", "name" }, rowsCount = 5,
+  lastImportDate = "2026-11-29T10:00:00+0100" }, "remote: only id, columns and the last import are kept")
+t.ok(rt:get("in.c-a.t1").columns == rt:get("in.c-a.t2").columns, "remote: equal column lists are shared")
+t.is(rt:get("in.c-a.t2"), { id = "in.c-a.t2", columns = { "id", "name" } }, "remote: no import facts, none made up")
+rt:forget_imports(function(id) return id == "in.c-a.t1" end)
+t.is(rt:get("in.c-a.t1").rowsCount, nil, "remote: forget_imports drops what the state makes redundant")
+rt:put { id = "in.c-a.t2", columns = { "id" }, rowsCount = 0, lastImportDate = "2026-11-29T11:00:00+0100" }
+t.is(rt:get("in.c-a.t2").rowsCount, 0, "remote: put replaces a table")
+rt:loaded("in.c-a.t2")
+t.ok(rt:get("in.c-a.t2").lastImportDate == nil and rt:has("in.c-a.t2"), "remote: loaded() keeps the table, drops its import facts")
+rt:drop("in.c-a.t1")
+t.ok(not rt:has("in.c-a.t1") and rt:get("in.c-a.t1") == nil and rt:count() == 1, "remote: drop")
 
 -- folders: targets, collisions, ignore ------------------------------------
 local folders_mod = require "sync.folders"
@@ -171,6 +210,7 @@ local changes = fo:rescan_all()
 local files = fo:files()
 t.ok(files["ok/two.csv"] and not files["ok/.hidden.csv"] and not files["ok/readme.md"],
   "candidates: CSVs only, hidden and other files left out")
+t.is(files["ok/two.csv"], state_mod.stat_key(fs.stat(root .. "/ok/two.csv")), "a candidate is kept as its stat key")
 t.is(fo:target("ok/two.csv"), { stage = "in", bucket = "ok", table = "two" }, "a plain file's target")
 local tg, why, ev = fo:target("ok/one.csv")
 t.ok(tg == nil and ev == "table_name_collision" and why:find("ok/One.csv", 1, true),
