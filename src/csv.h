@@ -92,7 +92,12 @@ typedef struct csv_scanner {
     uint64_t blank_pending;
     uint64_t blank_from;
     uint64_t records;     /* records so far, not counting pending blanks */
-    unsigned char special[256]; /* bytes the scan loop must stop at */
+    unsigned char special[256]; /* the class of each byte (CSV_C_* in
+                                   csv.c); 0 for ordinary data */
+    int blocks_ok;        /* the dialect's special bytes are all distinct,
+                             so whole blocks can be taken at once */
+    int exact;            /* tests: visit every special byte, never whole
+                             blocks (set after csv_scanner_init) */
 } csv_scanner;
 
 /* `offset` is the absolute offset of the first byte that will be fed (the
@@ -109,6 +114,12 @@ void csv_scanner_set_sink(csv_scanner *s, const csv_sink *sink);
 /* The offset from which the bytes fed so far may still turn out to be
  * trailing empty lines (which must not reach the spool), or UINT64_MAX. */
 uint64_t csv_scan_hold_from(const csv_scanner *s);
+
+/* The whole-block loop every scanner in the process uses: "auto" (the
+ * default: AVX2 where the CPU has it), "avx2" or "portable" (SSE2 masks on
+ * x86-64, scalar elsewhere).  -1 when this build or CPU has no such code.
+ * For tests and benchmarks; not thread-safe. */
+int csv_select(const char *name);
 
 /* Convenience for small inputs: tokenizes a whole buffer. */
 void csv_scan_all(const csv_dialect *d, const unsigned char *p, size_t n,
