@@ -108,6 +108,7 @@ static int step(utf8_validator *v, unsigned char c)
     return 0;
 }
 
+#if !defined(__SSE2__)
 /* Exact per-byte zero test: the high bit of each byte of the result is set
  * iff that byte of x is zero. */
 static inline uint64_t zero_bytes(uint64_t x)
@@ -115,6 +116,7 @@ static inline uint64_t zero_bytes(uint64_t x)
     const uint64_t low7 = 0x7F7F7F7F7F7F7F7FULL;
     return ~(((x & low7) + low7) | x | low7);
 }
+#endif
 
 /* An ASCII, NUL-free block of `n` bytes whose newline positions are the
  * high bits of `nl` (bit 8k+7 for byte k): only line bookkeeping. */
