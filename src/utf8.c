@@ -272,7 +272,8 @@ int utf8_select(const char *name)
         mode_name = "basic";
     } else if ((f = utf8_simd_blocks(name)) != NULL) {
         mode = MODE_BLOCKS;
-        mode_name = name;
+        /* a literal: the caller's string may not outlive this call */
+        mode_name = strcmp(name, "avx2") == 0 ? "avx2" : "ssse3";
         blocks = f;
     } else {
         return -1;
