@@ -46,6 +46,12 @@ report() { # label bytes "seconds rss"
 }
 
 echo "# $(uname -m), $(nproc) CPUs, $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ //'), load $(cut -d' ' -f1 /proc/loadavg)"
+# the stager picks its UTF-8 and tokenizer code by CPU (docs/staging.md)
+simd=none
+for f in avx2 ssse3; do
+  if grep -m1 '^flags' /proc/cpuinfo | grep -qw "$f"; then simd=$f; break; fi
+done
+echo "# widest SIMD the stager can use here: $simd"
 for mb in ${*:-100 1000}; do
   src=$dir/in.csv
   python3 bench/stage_gen.py "$src" "$mb"
