@@ -9,6 +9,9 @@
 #include <curl/curl.h>
 #include <lauxlib.h>
 #include <limits.h>
+#ifdef __GLIBC__
+#include <malloc.h>
+#endif
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -20,6 +23,7 @@
 #include "host.h"
 #include "log.h"
 #include "runtime.h"
+#include "tune.h"
 
 #ifndef KBSYNCD_SCRIPTS_DIR
 #define KBSYNCD_SCRIPTS_DIR "/usr/local/share/kbsyncd/lua"
@@ -134,6 +138,7 @@ static void main_done(runtime_t *rt, int ok, lua_State *co, void *ud)
 
 int main(int argc, char **argv)
 {
+    tune_process(argc, argv); /* may execute this binary again, tuned */
     const char *scripts_flag = NULL;
     const char **args = calloc((size_t)argc + 1, sizeof *args);
     int n = 0;
@@ -149,6 +154,14 @@ int main(int argc, char **argv)
     /* A core file would hold the token: never write one. */
     struct rlimit no_core = {0, 0};
     setrlimit(RLIMIT_CORE, &no_core);
+#ifdef __GLIBC__
+    /* Blocks of 64 KiB and more (HTTP bodies, the state file, the kv maps)
+     * get mappings of their own, which go back to the OS when freed.
+     * Setting the threshold also stops glibc from raising it after such a
+     * block is freed, which would put the next big blocks on the heap,
+     * where the small objects around them keep their pages resident. */
+    mallopt(M_MMAP_THRESHOLD, 64 * 1024);
+#endif
     curl_global_init(CURL_GLOBAL_DEFAULT);
 
     app.loop = loop_new();

@@ -13,6 +13,7 @@ int luaopen_host_fs(lua_State *L);
 int luaopen_host_csv(lua_State *L);
 int luaopen_host_stage(lua_State *L);
 int luaopen_host_watch(lua_State *L);
+int luaopen_host_kv(lua_State *L);
 int luaopen_cjson(lua_State *L);
 int luaopen_cjson_safe(lua_State *L);
 
@@ -27,8 +28,8 @@ void host_preload_modules(lua_State *L)
         {"host.http", luaopen_host_http},   {"host.log", luaopen_host_log},
         {"host.env", luaopen_host_env},     {"host.fs", luaopen_host_fs},
         {"host.csv", luaopen_host_csv},     {"host.stage", luaopen_host_stage},
-        {"host.watch", luaopen_host_watch}, {"cjson", luaopen_cjson},
-        {"cjson.safe", luaopen_cjson_safe},
+        {"host.watch", luaopen_host_watch}, {"host.kv", luaopen_host_kv},
+        {"cjson", luaopen_cjson},           {"cjson.safe", luaopen_cjson_safe},
     };
     luaL_getsubtable(L, LUA_REGISTRYINDEX, LUA_PRELOAD_TABLE);
     for (size_t i = 0; i < sizeof mods / sizeof mods[0]; i++) {

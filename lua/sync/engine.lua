@@ -11,7 +11,9 @@
 -- in state_dir), sync/folders (the local view: scans, targets,
 -- collisions), sync/outcome (what a finished load changes).
 -- docs/engine.md lists every log event and what to do about it.
+local cjson = require "cjson"
 local fs = require "host.fs"
+local kv = require "host.kv"
 local log = require "host.log"
 local task = require "host.task"
 local timer = require "host.timer"
@@ -35,6 +37,14 @@ local EXIT_OK, EXIT_FAILED, EXIT_AUTH = 0, 1, 3
 local AUTH_RECHECK_MS = 60000
 local STARTUP_RETRY_CAP_MS = 60000
 
+-- After a start-up step that made much garbage (decoding the state file,
+-- the table list, the first scan): collect it now, so the next step reuses
+-- that memory instead of growing the heap around it.  What outlives the
+-- start (little: sync.state, sync.folders and sync.remote keep their
+-- records in host.kv) would otherwise sit scattered over a large heap and
+-- keep its pages resident for the daemon's life.
+local function collect_burst() collectgarbage("collect") end
+
 local Engine = {}
 Engine.__index = Engine
 
@@ -43,8 +53,8 @@ function M.new(cfg, opts)
   local e = setmetatable({
     cfg = cfg, once = opts.once == true, dry_run = opts.dry_run == true or cfg.dry_run == true,
     spool_dir = fs.join(cfg.state_dir, "spool"),
-    remote_tables = remote_mod.new(), remote_buckets = {}, webalize_cache = {},
-    buckets = {}, bucket_inflight = {}, attempts = {}, failed_now = {},
+    remote_tables = remote_mod.new(), webalize_cache = {},
+    buckets = kv.new(), bucket_inflight = {}, attempts = {}, failed_now = {},
     loaded_now = 0, unchanged_now = 0,
   }, Engine)
   e.policy = policy_mod.new(cfg)
@@ -143,33 +153,36 @@ end
 -- dry run: logged).  Two tasks asking at once share one call.
 function Engine:bucket(folder)
   while self.bucket_inflight[folder] do timer.sleep(20) end
-  if self.buckets[folder] then return self.buckets[folder] end
+  local known = self.buckets:get(folder)
+  if known then return cjson.decode(known) end
   local name, why = self.folders:bucket_name(folder)
   if not name then
     return nil, { kind = "permanent", message = why }
   end
   local stage = self.cfg.stage
-  local found = kbc.find_bucket(self.remote_buckets, name, stage)
-  if found then self.buckets[folder] = found; return found end
+  local list = self.remote_tables:buckets()
+  local found = kbc.find_bucket(list, name, stage)
+  if found then self.buckets:set(folder, cjson.encode(found)); return found end
   if self.dry_run then
     log.info("would_create_bucket", { folder = folder, bucket = stage .. ".c-" .. name })
     local fake = { id = stage .. ".c-" .. name, name = "c-" .. name, stage = stage, dry = true }
-    self.buckets[folder] = fake
+    self.buckets:set(folder, cjson.encode(fake))
     return fake
   end
   self.bucket_inflight[folder] = true
-  local b, err = self.client:ensure_bucket(name, { buckets = self.remote_buckets, stage = stage })
+  local b, err = self.client:ensure_bucket(name, { buckets = list, stage = stage })
   self.bucket_inflight[folder] = nil
   if not b then return nil, err end
-  self.remote_buckets[#self.remote_buckets + 1] = b
-  self.buckets[folder] = b
+  self.remote_tables:put_bucket(b)
+  self.buckets:set(folder, cjson.encode { id = b.id, name = b.name, stage = b.stage,
+                                          displayName = b.displayName })
   log.info("bucket_ready", { folder = folder, bucket = b.id })
   return b
 end
 
 -- New folders get their bucket at once, not at their first file.
 function Engine:ensure_bucket_soon(folder)
-  if self.buckets[folder] or self.folders:blocked_folder(folder) then return end
+  if self.buckets:get(folder) or self.folders:blocked_folder(folder) then return end
   if not self.folders:bucket_name(folder) then return end
   task.spawn(function()
     local b, err = self:bucket(folder)
@@ -337,6 +350,7 @@ function Engine:setup()
   local cfg = self.cfg
   fs.mkdir_p(cfg.state_dir)
   self.state = state_mod.load(cfg.state_dir)
+  collect_burst()
   -- A missing state.json in a state_dir that was used before (status.json
   -- is there) means it was deleted: say so, it costs restaging every file.
   local used_before = fs.stat(fs.join(cfg.state_dir, "status.json")) ~= nil
@@ -366,6 +380,7 @@ end
 
 function Engine:reconcile_local()
   local files, on_disk = self.folders:rescan_all_initial()
+  collect_burst()
   for folder in pairs(self.folders:folder_names()) do self:ensure_bucket_soon(folder) end
   local queued = 0
   local reasons = {}
@@ -471,7 +486,7 @@ function Engine:release_when_idle()
     self.release_pending = false
     if self.stop_mode then return end
     local bytes = task.release_memory()
-    log.debug("memory_released", { lua_bytes = bytes })
+    log.debug("memory_released", { lua_bytes = bytes, kv_bytes = kv.total_bytes() })
   end)
 end
 
@@ -541,12 +556,13 @@ function Engine:run()
     if self.watcher then self.watcher:close() end
     return code or EXIT_FAILED
   end
-  self.remote_buckets = remote.buckets
   self.remote_tables = remote.tables
   self.remote_table_count = remote.table_count
   log.info("connected", { project = remote.token.project_name or remote.token.owner_name,
-    buckets = #remote.buckets, tables = remote.table_count,
+    buckets = remote.bucket_count, tables = remote.table_count,
     provider = remote.token.file_storage_provider or remote.token.provider })
+  remote = nil
+  collect_burst()
   self:reconcile_local()
   self:loop()
   if self.once and not self.stop_mode then

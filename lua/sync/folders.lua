@@ -5,12 +5,14 @@
 -- answers "what changed" by comparing a new scan with it; watcher events
 -- are only hints that say which folder to scan again.  Kept for the
 -- daemon's life, so per file only the name, its stat key (size:mtime:ino,
--- sync.state.stat_key) and its table name: nothing of the entries that
--- are ignored, and no stat tables.  Decides, through the policy,
+-- sync.state.stat_key) and its table name, as text in two host.kv maps:
+-- nothing of the entries that are ignored, and no Lua object per file or
+-- per folder (the few that are kept would pin heap pages for good).  Decides, through the policy,
 -- which entries are ignored (logged once each) and maps each folder to a
 -- bucket and each file to a table; two local names that map to the same
 -- bucket or table block each other (an ERROR naming both, neither loaded).
 local fs = require "host.fs"
+local kv = require "host.kv"
 local log = require "host.log"
 local fswatch = require "sync.fswatch"
 local names = require "sync.names"
@@ -22,13 +24,29 @@ local M = {}
 local Folders = {}
 Folders.__index = Folders
 
+-- A folder's candidates (name -> stat key) as one string:
+-- "name\0key\0name\0key\0..." (a file name never holds a NUL byte).
+local function pack_listing(cand)
+  local parts = {}
+  for name, key in pairs(cand) do parts[#parts + 1] = name .. "\0" .. key .. "\0" end
+  table.sort(parts)
+  return table.concat(parts)
+end
+
+local function unpack_listing(text)
+  local cand = {}
+  for name, key in (text or ""):gmatch("([^\0]*)\0([^\0]*)\0") do cand[name] = key end
+  return cand
+end
+
 function M.new(cfg, policy)
   return setmetatable({
     cfg = cfg, root = cfg.watch_dir, policy = policy,
-    known = {},          -- folder -> true (the folders the scans saw)
-    candidates = {},     -- folder -> {name -> stat key} (CSV files we would load)
-    buckets = {},        -- folder -> bucket name | false
-    targets = {},        -- rel -> table name
+    listings = kv.new(), -- folder -> its candidates (CSV files we would load),
+                         -- packed by pack_listing; every folder scanned has one
+    buckets = kv.new(),  -- folder -> bucket name | "" (none: see bucket_why)
+    bucket_why = {},     -- folder -> why it has no bucket name
+    targets = kv.new(),  -- rel -> table name
     blocked = {},        -- rel -> reason
     blocked_event = {},  -- rel -> the ERROR event that explains the block
     blocked_folders = {},-- folder -> reason
@@ -57,7 +75,7 @@ end
 
 -- Bucket name of a folder (cached per scan of the root).
 function Folders:bucket_name(folder)
-  local b = self.buckets[folder]
+  local b = self.buckets:get(folder)
   if b == nil then
     local ok, name, why = self.policy:call("bucket", folder)
     if not ok then
@@ -70,11 +88,10 @@ function Folders:bucket_name(folder)
     else
       b = name
     end
-    self.buckets[folder] = b
-    self.bucket_why = self.bucket_why or {}
-    self.bucket_why[folder] = why
+    self.buckets:set(folder, b or "")
+    self.bucket_why[folder] = not b and why or nil
   end
-  if not b then return nil, (self.bucket_why or {})[folder] or "no bucket name" end
+  if not b or b == "" then return nil, self.bucket_why[folder] or "no bucket name" end
   return b
 end
 
@@ -83,7 +100,7 @@ function Folders:blocked_folder(folder) return self.blocked_folders[folder] end
 -- Buckets: two folders with one bucket name block each other.
 function Folders:check_bucket_collisions()
   local map = {}
-  for folder in pairs(self.known) do
+  for folder in self.listings:pairs() do
     local b = self:bucket_name(folder)
     if b then map[folder] = b end
   end
@@ -123,11 +140,11 @@ end
 
 -- Maps the folder's candidates to tables and blocks name collisions.
 function Folders:map_tables(folder)
-  local cand = self.candidates[folder] or {}
   local map = {}
-  for name in pairs(cand) do
+  for name in self:names(folder) do
     local rel = folder .. "/" .. name
-    self.targets[rel], self.blocked[rel], self.blocked_event[rel] = nil, nil, nil
+    self.targets:set(rel, nil)
+    self.blocked[rel], self.blocked_event[rel] = nil, nil
     local file = policy_mod.file_info(self.root, rel)
     local ok, t, why = self.policy:call("table", file)
     if not ok then
@@ -155,7 +172,7 @@ function Folders:map_tables(folder)
         file = rel, table = t, others = table.concat(others, ","),
         action = "rename one of the files (or map it in policy.table); neither is loaded until then" })
     else
-      self.targets[rel] = t
+      self.targets:set(rel, t)
     end
   end
 end
@@ -168,7 +185,7 @@ function Folders:target(rel)
   if not folder then return nil, "not in a sub-folder" end
   if self.blocked_folders[folder] then return nil, self.blocked_folders[folder], "bucket_name_collision" end
   if self.blocked[rel] then return nil, self.blocked[rel], self.blocked_event[rel] end
-  local t = self.targets[rel]
+  local t = self.targets:get(rel)
   if not t then return nil, "not a loadable file" end
   local b, why = self:bucket_name(folder)
   if not b then return nil, why, "bucket_name_invalid" end
@@ -184,27 +201,38 @@ end
 -- The candidates: rel -> stat key.
 function Folders:files()
   local out = {}
-  for folder, cand in pairs(self.candidates) do
-    for name, key in pairs(cand) do out[folder .. "/" .. name] = key end
+  for folder, text in self.listings:pairs() do
+    for name, key in pairs(unpack_listing(text)) do out[folder .. "/" .. name] = key end
   end
   return out
 end
 
+-- A folder's candidates: name -> stat key (a fresh table).
+function Folders:listing(folder) return unpack_listing(self.listings:get(folder)) end
+
+-- Iterator over the names of a folder's candidates.
+function Folders:names(folder) return next, self:listing(folder), nil end
+
+function Folders:known(folder) return self.listings:get(folder) ~= nil end
+
 function Folders:folder_names()
   local out = {}
-  for folder in pairs(self.known) do out[folder] = true end
+  for folder in self.listings:pairs() do out[folder] = true end
   return out
 end
 
 -- Applies a new listing of one folder; adds the changes (a file's `st` is
 -- its stat key).
 function Folders:apply_folder(folder, entries, changes, is_new)
-  local old = self.candidates[folder] or {}
-  local was_blocked = {}
-  for name in pairs(old) do was_blocked[name] = self.blocked[folder .. "/" .. name] ~= nil end
+  local old = self:listing(folder)
+  local was_blocked, gone = {}, {}
   local cand = self:classify(folder, entries)
-  self.known[folder] = true
-  self.candidates[folder] = cand
+  for name in pairs(old) do
+    was_blocked[name] = self.blocked[folder .. "/" .. name] ~= nil
+    if not cand[name] then gone[#gone + 1] = name end
+  end
+  table.sort(gone)
+  self.listings:set(folder, pack_listing(cand))
   self:map_tables(folder)
   for name, key in pairs(cand) do
     -- A file that was blocked (e.g. by a collision whose partner is now
@@ -214,17 +242,16 @@ function Folders:apply_folder(folder, entries, changes, is_new)
       changes[#changes + 1] = { kind = "file", rel = folder .. "/" .. name, st = key }
     end
   end
-  for name in pairs(old) do
-    if not cand[name] then
-      local rel = folder .. "/" .. name
-      self.targets[rel], self.blocked[rel] = nil, nil
-      if not entries[name] then
-        log.info("file_deleted", { file = rel,
-          action = "none: the table stays in Keboola; delete it there if it is no longer needed" })
-        self.logged["file_deleted:" .. rel] = nil
-      end
-      changes[#changes + 1] = { kind = "deleted", rel = rel }
+  for _, name in ipairs(gone) do
+    local rel = folder .. "/" .. name
+    self.targets:set(rel, nil)
+    self.blocked[rel] = nil
+    if not entries[name] then
+      log.info("file_deleted", { file = rel,
+        action = "none: the table stays in Keboola; delete it there if it is no longer needed" })
+      self.logged["file_deleted:" .. rel] = nil
     end
+    changes[#changes + 1] = { kind = "deleted", rel = rel }
   end
   if is_new then changes[#changes + 1] = { kind = "new_folder", folder = folder } end
 end
@@ -262,7 +289,7 @@ function Folders:rescan_all(on_disk)
   for folder, entries in pairs(r.folders) do
     if self:wanted_folder(folder) then
       seen[folder] = true
-      self:apply_folder(folder, entries, changes, self.known[folder] == nil)
+      self:apply_folder(folder, entries, changes, not self:known(folder))
       for name, st in pairs(on_disk and entries or {}) do
         if st.type == "file" then on_disk[folder .. "/" .. name] = true end
       end
@@ -274,7 +301,7 @@ end
 -- After a scan of the root: folders no longer there are dropped, and the
 -- bucket names are checked for collisions again.
 function Folders:drop_unseen(seen, changes)
-  for folder in pairs(self.known) do
+  for folder in self.listings:pairs() do
     if not seen[folder] then self:drop_folder(folder, changes) end
   end
   self:check_bucket_collisions()
@@ -284,12 +311,15 @@ end
 function Folders:drop_folder(folder, changes)
   log.info("folder_deleted", { folder = folder,
     action = "none: its bucket and tables stay in Keboola" })
-  for name in pairs(self.candidates[folder] or {}) do
+  for name in self:names(folder) do
     local rel = folder .. "/" .. name
-    self.targets[rel], self.blocked[rel] = nil, nil
+    self.targets:set(rel, nil)
+    self.blocked[rel] = nil
     changes[#changes + 1] = { kind = "deleted", rel = rel }
   end
-  self.known[folder], self.candidates[folder], self.buckets[folder] = nil, nil, nil
+  self.listings:set(folder, nil)
+  self.buckets:set(folder, nil)
+  self.bucket_why[folder] = nil
 end
 
 -- The first scan: candidate files and every file on disk (rel -> true).
@@ -312,7 +342,7 @@ function Folders:rescan_root()
     if st and st.type == "dir" then
       if self:wanted_folder(name) then
         seen[name] = true
-        if self.known[name] == nil then
+        if not self:known(name) then
           local entries = fswatch.scan_folder(self.root, name) or {}
           self:apply_folder(name, entries, changes, true)
         end
@@ -330,11 +360,11 @@ function Folders:rescan_folder(folder)
   if not self:wanted_folder(folder) then return changes end
   local entries, err = fswatch.scan_folder(self.root, folder)
   if not entries then
-    if self.known[folder] then self:drop_folder(folder, changes) end
+    if self:known(folder) then self:drop_folder(folder, changes) end
     log.debug("scan_folder_failed", { folder = folder, error = err })
     return changes
   end
-  self:apply_folder(folder, entries, changes, self.known[folder] == nil)
+  self:apply_folder(folder, entries, changes, not self:known(folder))
   if changes[#changes] and changes[#changes].kind == "new_folder" then self:check_bucket_collisions() end
   return changes
 end

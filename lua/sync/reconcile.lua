@@ -11,7 +11,8 @@ local state_mod = require "sync.state"
 
 local M = {}
 
--- fetch_remote(client) -> {token, buckets, tables = sync.remote, table_count} | nil, err
+-- fetch_remote(client) -> {token, tables = sync.remote (buckets too),
+--                          table_count, bucket_count} | nil, err
 function M.fetch_remote(client)
   local token, err = client:verify_token()
   if not token then return nil, err end
@@ -22,15 +23,10 @@ function M.fetch_remote(client)
   -- Only what the engine reads stays (sync.remote): the full objects
   -- (metadata, bucket, URLs) of thousands of tables would stay in memory
   -- for the daemon's life.
-  local tables = remote_mod.new()
-  for _, t in ipairs(list) do tables:put(t) end
-  local slim = {}
-  for _, b in ipairs(buckets) do
-    if type(b) == "table" then
-      slim[#slim + 1] = { id = b.id, name = b.name, stage = b.stage, displayName = b.displayName }
-    end
-  end
-  return { token = token, buckets = slim, tables = tables, table_count = #list }
+  local remote = remote_mod.new()
+  for _, t in ipairs(list) do remote:put(t) end
+  for _, b in ipairs(buckets) do remote:put_bucket(b) end
+  return { token = token, bucket_count = #buckets, tables = remote, table_count = #list }
 end
 
 -- needs_load(state, remote_tables, rel, st) -> bool, why

@@ -1,16 +1,18 @@
--- sync/remote.lua - what the engine remembers of Keboola's tables between
--- API calls: which exist, their columns, and for some the last import.
+-- sync/remote.lua - what the engine remembers of Keboola's buckets and
+-- tables between API calls: which exist, the tables' columns, and for some
+-- tables the last import.
 --
 -- Filled from the one project-wide table list at start (sync.reconcile)
 -- and kept current by the loads.  It is held for the daemon's life, one
--- record per table, so it keeps only what the engine reads:
---   - the columns, as an interned list (sync.intern): the state's header
---     and the next file of the same shape share it;
+-- record per table, so it keeps only what the engine reads, as text in
+-- host.kv maps (no Lua table per table):
+--   - the columns (JSON text; get() decodes a fresh list);
 --   - the row count and time of the last import, used only to adopt a
 --     table that already holds a file the state has no record of (lost
 --     state, docs/engine.md).  Once the state records the file, that
 --     check never runs again, so forget_imports() drops them.
-local intern = require "sync.intern"
+local cjson = require "cjson"
+local kv = require "host.kv"
 
 local M = {}
 
@@ -18,36 +20,54 @@ local Remote = {}
 Remote.__index = Remote
 
 function M.new()
-  return setmetatable({ columns = {}, imports = {}, n = 0 }, Remote)
+  return setmetatable({ columns = kv.new(), imports = kv.new(), bucket_list = kv.new() }, Remote)
+end
+
+-- put_bucket(b): a bucket object from the API; only what the engine and
+-- keboola.find_bucket read is kept.
+function Remote:put_bucket(b)
+  if type(b) ~= "table" or type(b.id) ~= "string" then return end
+  self.bucket_list:set(b.id, cjson.encode { id = b.id, name = b.name, stage = b.stage,
+                                            displayName = b.displayName })
+end
+
+-- buckets() -> a fresh list of {id, name, stage, displayName}, by id
+function Remote:buckets()
+  local ids = {}
+  for id in self.bucket_list:pairs() do ids[#ids + 1] = id end
+  table.sort(ids)
+  local out = {}
+  for i, id in ipairs(ids) do out[i] = cjson.decode(self.bucket_list:get(id)) end
+  return out
 end
 
 -- put(t): a table object from the API (list, create job result, detail).
 function Remote:put(t)
   if type(t) ~= "table" or type(t.id) ~= "string" then return end
-  if self.columns[t.id] == nil then self.n = self.n + 1 end
-  self.columns[t.id] = type(t.columns) == "table" and intern.names(t.columns) or false
+  -- "" when the API gave no columns (the table exists all the same)
+  self.columns:set(t.id, type(t.columns) == "table" and cjson.encode(t.columns) or "")
   if t.rowsCount ~= nil or t.lastImportDate ~= nil then
-    -- one short string, not a table: "rows|date"
-    self.imports[t.id] = tostring(t.rowsCount or "") .. "|" .. tostring(t.lastImportDate or "")
+    self.imports:set(t.id, tostring(t.rowsCount or "") .. "|" .. tostring(t.lastImportDate or ""))
   else
-    self.imports[t.id] = nil
+    self.imports:set(t.id, nil)
   end
 end
 
-function Remote:has(id) return self.columns[id] ~= nil end
-function Remote:count() return self.n end
+function Remote:has(id) return self.columns:get(id) ~= nil end
+function Remote:count() return self.columns:count() end
 
 function Remote:drop(id)
-  if self.columns[id] ~= nil then self.n = self.n - 1 end
-  self.columns[id], self.imports[id] = nil, nil
+  self.columns:set(id, nil)
+  self.imports:set(id, nil)
 end
 
 -- get(id) -> {id, columns, rowsCount, lastImportDate} (a fresh table) | nil
 function Remote:get(id)
-  local cols = self.columns[id]
+  local cols = self.columns:get(id)
   if cols == nil then return nil end
-  local t = { id = id, columns = cols or nil }
-  local imp = self.imports[id]
+  local ok, list = pcall(cjson.decode, cols)
+  local t = { id = id, columns = ok and type(list) == "table" and list or nil }
+  local imp = self.imports:get(id)
   if imp then
     local rows, date = imp:match("^(.-)|(.*)$")
     t.rowsCount = tonumber(rows)
@@ -57,13 +77,13 @@ function Remote:get(id)
 end
 
 -- The state now records a load of table `id`.
-function Remote:loaded(id) self.imports[id] = nil end
+function Remote:loaded(id) self.imports:set(id, nil) end
 
 -- Drops the import facts of the tables `recorded` says the state knows
 -- (a function id -> bool).
 function Remote:forget_imports(recorded)
-  for id in pairs(self.imports) do
-    if recorded(id) then self.imports[id] = nil end
+  for id in self.imports:pairs() do
+    if recorded(id) then self.imports:set(id, nil) end
   end
 end
 

@@ -14,13 +14,15 @@
 -- crash leaves the old or the new file, never half of one.  A missing or
 -- unreadable file is not fatal: the engine rebuilds from the remote side.
 --
--- In memory each file entry is kept as its JSON text, not as a table: an
--- idle daemon reads entries rarely (a change, a status write) but holds
--- one per tracked file for its whole life, and the text is about half the
--- size of the table with its strings.  file(rel) decodes a fresh copy
--- (change it and hand it back through set_file); save() splices the texts.
+-- In memory each file entry is kept as its JSON text in a host.kv map, not
+-- as a table: an idle daemon reads entries rarely (a change, a status
+-- write) but holds one per tracked file for its whole life, and a table
+-- with its strings costs several times the text, spread over the heap.
+-- file(rel) decodes a fresh copy (change it and hand it back through
+-- set_file); save() splices the texts into the document.
 local cjson = require "cjson"
 local fs = require "host.fs"
+local kv = require "host.kv"
 local log = require "host.log"
 
 local M = {}
@@ -39,7 +41,7 @@ function M.stat_key(st)
 end
 
 local function empty()
-  return { version = M.VERSION, files = {}, pending = {}, failures = {} }
+  return { version = M.VERSION, files = kv.new(), pending = {}, failures = {} }
 end
 
 -- Decodes and checks the shape; nil, reason when the file is not usable.
@@ -78,9 +80,9 @@ function M.load(state_dir, opts)
     s.reason = derr
     return s
   end
-  local packed = {}
+  local packed = kv.new()
   for rel, e in pairs(doc.files) do
-    if type(rel) == "string" and type(e) == "table" then packed[rel] = cjson.encode(e) end
+    if type(rel) == "string" and type(e) == "table" then packed:set(rel, cjson.encode(e)) end
   end
   doc.files = packed
   s.data = doc
@@ -92,17 +94,17 @@ function M.read(state_dir) return M.load(state_dir, { read_only = true }) end
 
 -- file(rel) -> a fresh copy of the entry, or nil
 function State:file(rel)
-  local text = self.data.files[rel]
+  local text = self.data.files:get(rel)
   return text and cjson.decode(text) or nil
 end
 -- The files with an entry: rel -> true (entries through file(rel)).
 function State:files()
   local out = {}
-  for rel in pairs(self.data.files) do out[rel] = true end
+  for rel in self.data.files:pairs() do out[rel] = true end
   return out
 end
 function State:set_file(rel, entry) -- entry nil forgets the file
-  self.data.files[rel] = entry and cjson.encode(entry) or nil
+  self.data.files:set(rel, entry and cjson.encode(entry) or nil)
 end
 function State:is_pending(rel) return self.data.pending[rel] == true end
 function State:set_pending(rel, on) self.data.pending[rel] = on and true or nil end
@@ -114,11 +116,12 @@ function State:set_failure(rel, f) self.data.failures[rel] = f end
 -- The whole document as JSON text, the packed entries spliced in as
 -- they are (sorted, so that equal states give equal files).
 function State:encode()
+  local files = self.data.files
   local rels = {}
-  for rel in pairs(self.data.files) do rels[#rels + 1] = rel end
+  for rel in files:pairs() do rels[#rels + 1] = rel end
   table.sort(rels)
   local parts = {}
-  for i, rel in ipairs(rels) do parts[i] = cjson.encode(rel) .. ":" .. self.data.files[rel] end
+  for i, rel in ipairs(rels) do parts[i] = cjson.encode(rel) .. ":" .. files:get(rel) end
   local rest = {}
   for k, v in pairs(self.data) do if k ~= "files" then rest[k] = v end end
   local head = cjson.encode(rest)   -- {"version":1,"pending":{...},...}

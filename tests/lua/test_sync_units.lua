@@ -176,7 +176,12 @@ rt:put { columns = { "no id" } }
 t.is(rt:count(), 2, "remote: tables without an id are not kept")
 t.is(rt:get("in.c-a.t1"), { id = "in.c-a.t1", columns = { "id", "name" }, rowsCount = 5,
   lastImportDate = "2026-11-29T10:00:00+0100" }, "remote: only id, columns and the last import are kept")
-t.ok(rt:get("in.c-a.t1").columns == rt:get("in.c-a.t2").columns, "remote: equal column lists are shared")
+local got = rt:get("in.c-a.t1")
+got.columns[1] = "changed"
+t.is(rt:get("in.c-a.t1").columns, { "id", "name" }, "remote: get() hands out a copy")
+rt:put { id = "in.c-a.t3" }
+t.ok(rt:has("in.c-a.t3") and rt:get("in.c-a.t3").columns == nil, "remote: a table without columns exists, with none")
+rt:drop("in.c-a.t3")
 t.is(rt:get("in.c-a.t2"), { id = "in.c-a.t2", columns = { "id", "name" } }, "remote: no import facts, none made up")
 rt:forget_imports(function(id) return id == "in.c-a.t1" end)
 t.is(rt:get("in.c-a.t1").rowsCount, nil, "remote: forget_imports drops what the state makes redundant")
