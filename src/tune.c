@@ -40,6 +40,17 @@ static int is_run(int argc, char **argv)
     return 1;
 }
 
+char *tune_tunables(const char *theirs)
+{
+    static const char ours[] = "glibc.malloc.tcache_count=0";
+    if (!theirs || !*theirs) return strdup(ours);
+    if (strstr(theirs, "glibc.malloc.tcache_count")) return strdup(theirs);
+    size_t n = strlen(theirs) + sizeof ours + 1;
+    char *both = malloc(n);
+    if (both) snprintf(both, n, "%s:%s", theirs, ours);
+    return both;
+}
+
 void tune_process(int argc, char **argv)
 {
 #if defined(__linux__) && defined(__GLIBC__)
@@ -51,18 +62,10 @@ void tune_process(int argc, char **argv)
     const char *preload = getenv("LD_PRELOAD");
     if (preload && strstr(preload, "vgpreload")) return;
 
-    const char *ours = "glibc.malloc.tcache_count=0";
-    const char *theirs = getenv("GLIBC_TUNABLES");
-    if (!theirs || !*theirs) {
-        setenv("GLIBC_TUNABLES", ours, 1);
-    } else if (!strstr(theirs, "glibc.malloc.tcache_count")) {
-        size_t n = strlen(theirs) + 1 + strlen(ours) + 1;
-        char *both = malloc(n);
-        if (!both) return;
-        snprintf(both, n, "%s:%s", theirs, ours);
-        setenv("GLIBC_TUNABLES", both, 1);
-        free(both);
-    }
+    char *tunables = tune_tunables(getenv("GLIBC_TUNABLES"));
+    if (!tunables) return;
+    setenv("GLIBC_TUNABLES", tunables, 1);
+    free(tunables);
     setenv("GNUTLS_NO_IMPLICIT_INIT", "1", 0);
     setenv(TUNED_MARK, "1", 1);
     execv("/proc/self/exe", argv);

@@ -11,4 +11,9 @@
 /* Returns only when no re-execution happened (another command, already
  * tuned, under valgrind, not Linux/glibc, or exec failed). */
 void tune_process(int argc, char **argv);
+
+/* The GLIBC_TUNABLES value to run with, given the user's (NULL if unset):
+ * theirs with ours appended, unless they set the tcache themselves.  A
+ * string to free(), or NULL when out of memory. */
+char *tune_tunables(const char *theirs);
 #endif
