@@ -32,6 +32,8 @@ return {
                        doc = "how often the poll watcher looks" },
   shutdown_grace_s = { type = "integer", default = 30, min = 0,
                        doc = "on TERM, how long running loads may finish" },
+  auth_recheck_s   = { type = "integer", default = 60, min = 1,
+                       doc = "while the token is refused, how often it is checked again" },
   sniff_bytes      = { type = "integer", default = 1 * MB, min = 4096,
                        doc = "sample size for dialect detection" },
   stage_step_bytes = { type = "integer", default = 8 * MB, min = 65536,

@@ -34,7 +34,6 @@ local dry = require "sync.dry"
 local M = {}
 
 local EXIT_OK, EXIT_FAILED, EXIT_AUTH = 0, 1, 3
-local AUTH_RECHECK_MS = 60000
 local STARTUP_RETRY_CAP_MS = 60000
 
 -- After a start-up step that made much garbage (decoding the state file,
@@ -292,7 +291,7 @@ function Engine:auth_paused_loop()
   self.auth_task = true
   task.spawn(function()
     while self.auth_paused and not self.stop_mode do
-      timer.sleep(AUTH_RECHECK_MS)
+      timer.sleep(self.cfg.auth_recheck_s * 1000)
       if self.stop_mode then break end
       local ok, err = self.client:verify_token()
       if ok then
@@ -300,7 +299,7 @@ function Engine:auth_paused_loop()
         self.auth_paused = false
         self.sched:resume()
       else
-        log.error("token_rejected", { error = tostring(err), retry_in_s = AUTH_RECHECK_MS // 1000,
+        log.error("token_rejected", { error = tostring(err), retry_in_s = self.cfg.auth_recheck_s,
           action = "set a valid KBC_STORAGE_API_TOKEN (in .env) and send HUP, or wait: it is checked again" })
       end
     end
@@ -312,7 +311,7 @@ function Engine:pause_for_auth(err)
   if self.auth_paused then return end
   self.auth_paused = true
   self.sched:pause()
-  log.error("token_rejected", { error = tostring(err), retry_in_s = AUTH_RECHECK_MS // 1000,
+  log.error("token_rejected", { error = tostring(err), retry_in_s = self.cfg.auth_recheck_s,
     action = "set a valid KBC_STORAGE_API_TOKEN (in .env) and send HUP; all loads are paused until then" })
   if not self.once then self:auth_paused_loop() end
 end

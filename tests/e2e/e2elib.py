@@ -164,6 +164,13 @@ class Rig:
         rx = re.compile(pattern)
         return sum(1 for r in self.requests(since) if r["method"] == method and rx.search(r["path"]))
 
+    def config(self, **changes):
+        """PUT /_emulator/config (jobPolls, features, gcsTokenTtl, revokedTokens)."""
+        status, body = http("PUT", f"{self.url}/_emulator/config", json.dumps(changes).encode(),
+                            {"Content-Type": "application/json"})
+        if status != 200:
+            raise RuntimeError(f"config: {status} {body[:200]}")
+
     def faults(self, **cfg):
         status, body = http("PUT", f"{self.url}/_emulator/faults", json.dumps(cfg).encode(),
                             {"Content-Type": "application/json"})

@@ -36,6 +36,17 @@ def test_auth_errors(tap, rig):
            "the invalid-token message")
 
 
+def test_revoked_token(tap, rig):
+    reply = rig.control("PUT", "config", {"revokedTokens": [rig.token]})
+    tap.eq(reply.json.get("revokedTokens"), [rig.token], "config lists the revoked token")
+    is_error(tap, rig.api("GET", "tokens/verify"), 401, "storage.tokenInvalid", "a revoked token is refused")
+    rig.control("PUT", "config", {"revokedTokens": []})
+    tap.eq(rig.api("GET", "tokens/verify").status, 200, "restored, it works again")
+    rig.control("PUT", "config", {"revokedTokens": [rig.token]})
+    rig.reset()
+    tap.eq(rig.api("GET", "tokens/verify").status, 200, "reset restores revoked tokens")
+
+
 def test_verify_fields_for_each_token(tap, rig):
     master = rig.api("GET", "tokens/verify").json
     tap.ok(isinstance(master["id"], str) and isinstance(master["owner"]["id"], int),

@@ -31,12 +31,14 @@ class App:
         self.faults.configure({"rate": self._initial_faults[0], "seed": self._initial_faults[1],
                                "rates": {}, "script": []})
         self.features = set(self._initial_features)
+        self.tokens.revoked = set()
 
     def runtime_config(self):
         config = {"provider": self.backend.provider, "jobPolls": self.jobs.job_polls,
                   "features": sorted(self.features), "backend": self.backend.describe()}
         if hasattr(self.backend, "token_ttl"):
             config["gcsTokenTtl"] = self.backend.token_ttl
+        config["revokedTokens"] = sorted(self.tokens.revoked)
         return config
 
     def update_runtime_config(self, changes):
@@ -46,3 +48,5 @@ class App:
             self.features = set(changes["features"])
         if "gcsTokenTtl" in changes and hasattr(self.backend, "token_ttl"):
             self.backend.token_ttl = float(changes["gcsTokenTtl"])
+        if "revokedTokens" in changes:
+            self.tokens.revoked = set(changes["revokedTokens"])

@@ -62,13 +62,14 @@ class Token:
 class TokenRegistry:
     def __init__(self):
         self.by_secret = {spec["token"]: Token(spec) for spec in TOKEN_SPECS}
+        self.revoked = set()   # secrets refused as if deleted (PUT /_emulator/config)
 
     def authenticate(self, headers):
         secret = headers.get("X-StorageApi-Token")
         if not secret:
             raise ApiError(401, "storage.tokenInvalid", "Access token must be set")
         token = self.by_secret.get(secret.strip())
-        if token is None:
+        if token is None or secret.strip() in self.revoked:
             raise ApiError(401, "storage.tokenInvalid", "Invalid access token")
         return token
 
