@@ -52,7 +52,7 @@ function M.new(cfg, opts)
   local e = setmetatable({
     cfg = cfg, once = opts.once == true, dry_run = opts.dry_run == true or cfg.dry_run == true,
     spool_dir = fs.join(cfg.state_dir, "spool"),
-    remote_tables = remote_mod.new(), webalize_cache = {},
+    remote = remote_mod.new(), webalize_cache = {},
     buckets = kv.new(), bucket_inflight = {}, attempts = {}, failed_now = {},
     loaded_now = 0, unchanged_now = 0,
   }, Engine)
@@ -159,7 +159,7 @@ function Engine:bucket(folder)
     return nil, { kind = "permanent", message = why }
   end
   local stage = self.cfg.stage
-  local list = self.remote_tables:buckets()
+  local list = self.remote:buckets()
   local found = kbc.find_bucket(list, name, stage)
   if found then self.buckets:set(folder, cjson.encode(found)); return found end
   if self.dry_run then
@@ -172,9 +172,7 @@ function Engine:bucket(folder)
   local b, err = self.client:ensure_bucket(name, { buckets = list, stage = stage })
   self.bucket_inflight[folder] = nil
   if not b then return nil, err end
-  self.remote_tables:put_bucket(b)
-  self.buckets:set(folder, cjson.encode { id = b.id, name = b.name, stage = b.stage,
-                                          displayName = b.displayName })
+  self.buckets:set(folder, cjson.encode(self.remote:put_bucket(b)))
   log.info("bucket_ready", { folder = folder, bucket = b.id })
   return b
 end
@@ -387,7 +385,7 @@ function Engine:reconcile_local()
   for rel in pairs(files) do rels[#rels + 1] = rel end
   table.sort(rels)
   for _, rel in ipairs(rels) do
-    local need, why = reconcile.needs_load(self.state, self.remote_tables, rel, files[rel])
+    local need, why = reconcile.needs_load(self.state, self.remote, rel, files[rel])
     if need and self:offer(rel, files[rel]) then
       queued = queued + 1
       reasons[why] = (reasons[why] or 0) + 1
@@ -407,7 +405,7 @@ function Engine:reconcile_local()
       recorded[e.table_id] = true
     end
   end
-  self.remote_tables:forget_imports(function(id) return recorded[id] end)
+  self.remote:forget_imports(function(id) return recorded[id] end)
   for rel in pairs(self.state:pending()) do
     if not on_disk[rel] then self.state:set_pending(rel, nil) end
   end
@@ -549,18 +547,18 @@ function Engine:run()
       return 2
     end
   end
-  local remote, err, code = self:start_remote()
-  if not remote then
+  local fetched, err, code = self:start_remote()
+  if not fetched then
     if self.stop_mode then self:drain(); return self.stop_mode == "reload" and "reload" or EXIT_OK end
     if self.watcher then self.watcher:close() end
     return code or EXIT_FAILED
   end
-  self.remote_tables = remote.tables
-  self.remote_table_count = remote.table_count
-  log.info("connected", { project = remote.token.project_name or remote.token.owner_name,
-    buckets = remote.bucket_count, tables = remote.table_count,
-    provider = remote.token.file_storage_provider or remote.token.provider })
-  remote = nil
+  self.remote = fetched.remote
+  self.remote_table_count = fetched.table_count
+  log.info("connected", { project = fetched.token.project_name or fetched.token.owner_name,
+    buckets = fetched.bucket_count, tables = fetched.table_count,
+    provider = fetched.token.file_storage_provider or fetched.token.provider })
+  fetched = nil
   collect_burst()
   self:reconcile_local()
   self:loop()

@@ -29,7 +29,6 @@ Folders.__index = Folders
 local function pack_listing(cand)
   local parts = {}
   for name, key in pairs(cand) do parts[#parts + 1] = name .. "\0" .. key .. "\0" end
-  table.sort(parts)
   return table.concat(parts)
 end
 

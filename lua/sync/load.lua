@@ -13,7 +13,7 @@
 --   "failed"    kind = "permanent" | "retryable" | "auth" | "policy",
 --               with event, error and action for the log
 -- ctx (the engine) provides: cfg, client, policy, state, dry_run, folders
--- (:target(rel)), remote_tables, webalize_cache, spool_dir,
+-- (:target(rel)), remote (sync.remote), webalize_cache, spool_dir,
 -- ctx:bucket(folder), ctx:now_iso().
 local fs = require "host.fs"
 local log = require "host.log"
@@ -160,7 +160,7 @@ local function load_staged(ctx, rel, file, target, st, r, entry)
   local bucket, berr = ctx:bucket(file.folder)
   if not bucket then return api_failed(berr, "bucket_failed") end
   local table_id = bucket.id .. "." .. target.table
-  local remote = ctx.remote_tables:get(table_id)
+  local remote = ctx.remote:get(table_id)
   local hdr = r.header or {}
   if hdr.errors and #hdr.errors > 0 then
     local parts = {}
@@ -209,7 +209,7 @@ local function load_staged(ctx, rel, file, target, st, r, entry)
       local by_hint = hint and hint.fingerprint == r.fingerprint and hint.table_id == table_id
       local by_time = not hint and imported and imported >= mtime_s and tonumber(remote.rowsCount) == r.rows
       if by_hint or by_time then
-        ctx.remote_tables:loaded(table_id)
+        ctx.remote:loaded(table_id)
         return { status = "adopted", table_id = table_id, fingerprint = r.fingerprint,
                  header = hdr.raw, columns = remote.columns, rows = r.rows, bucket_id = bucket.id,
                  bytes = r.size }
@@ -238,7 +238,7 @@ local function load_staged(ctx, rel, file, target, st, r, entry)
     if not job and type(lerr) == "table" and lerr.status == 404 then
       log.warn("table_missing_remotely", { table = table_id, file = rel,
         action = "recreating the table from the file" })
-      ctx.remote_tables:drop(table_id)
+      ctx.remote:drop(table_id)
       remote = nil
     end
   end
@@ -249,7 +249,7 @@ local function load_staged(ctx, rel, file, target, st, r, entry)
       -- A create job's result may omit columns; they are the file's names.
       if type(t.columns) ~= "table" then t.columns = local_names end
       t.id = t.id or table_id
-      ctx.remote_tables:put(t)
+      ctx.remote:put(t)
       table_id = t.id
     end
   end
@@ -258,13 +258,13 @@ local function load_staged(ctx, rel, file, target, st, r, entry)
   local columns = (t and t.columns) or (remote and remote.columns) or local_names
   if remote and header.diff(local_names, remote.columns or {}) then
     local fresh = client:get_table(table_id)
-    if fresh then ctx.remote_tables:put(fresh); columns = fresh.columns or columns end
+    if fresh then ctx.remote:put(fresh); columns = fresh.columns or columns end
   end
   local results = type(job.results) == "table" and job.results or {}
   local rows = tonumber(results.totalRowsCount) or r.rows
   -- The state records this load now: the import facts kept for adopting
   -- a table without state (sync.remote) are no longer needed.
-  ctx.remote_tables:loaded(table_id)
+  ctx.remote:loaded(table_id)
   return { status = "ok", table_id = table_id, bucket_id = bucket.id, job_id = job.id,
            rows = rows, bytes = r.size, uploaded_bytes = r.spool_bytes,
            fingerprint = r.fingerprint, header = hdr.raw, columns = columns,

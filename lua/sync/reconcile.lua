@@ -11,7 +11,7 @@ local state_mod = require "sync.state"
 
 local M = {}
 
--- fetch_remote(client) -> {token, tables = sync.remote (buckets too),
+-- fetch_remote(client) -> {token, remote = sync.remote (tables and buckets),
 --                          table_count, bucket_count} | nil, err
 function M.fetch_remote(client)
   local token, err = client:verify_token()
@@ -26,11 +26,11 @@ function M.fetch_remote(client)
   local remote = remote_mod.new()
   for _, t in ipairs(list) do remote:put(t) end
   for _, b in ipairs(buckets) do remote:put_bucket(b) end
-  return { token = token, bucket_count = #buckets, tables = remote, table_count = #list }
+  return { token = token, remote = remote, bucket_count = #buckets, table_count = #list }
 end
 
--- needs_load(state, remote_tables, rel, st) -> bool, why
-function M.needs_load(state, remote_tables, rel, st)
+-- needs_load(state, remote, rel, st) -> bool, why
+function M.needs_load(state, remote, rel, st)
   if state:is_pending(rel) then return true, "pending" end
   local key = state_mod.stat_key(st)
   local f = state:failure(rel)
@@ -40,7 +40,7 @@ function M.needs_load(state, remote_tables, rel, st)
   local e = state:file(rel)
   if not e or not e.fingerprint then return true, "new" end
   if e.stat ~= key then return true, "changed" end
-  if remote_tables and e.table_id and not remote_tables:has(e.table_id) then
+  if remote and e.table_id and not remote:has(e.table_id) then
     return true, "table_missing_remotely"
   end
   return false, "unchanged"

@@ -6,7 +6,8 @@
 -- and kept current by the loads.  It is held for the daemon's life, one
 -- record per table, so it keeps only what the engine reads, as text in
 -- host.kv maps (no Lua table per table):
---   - the columns (JSON text; get() decodes a fresh list);
+--   - the columns (JSON text, "" when the API gave none; get() decodes a
+--     fresh list);
 --   - the row count and time of the last import, used only to adopt a
 --     table that already holds a file the state has no record of (lost
 --     state, docs/engine.md).  Once the state records the file, that
@@ -23,21 +24,20 @@ function M.new()
   return setmetatable({ columns = kv.new(), imports = kv.new(), bucket_list = kv.new() }, Remote)
 end
 
--- put_bucket(b): a bucket object from the API; only what the engine and
--- keboola.find_bucket read is kept.
+-- put_bucket(b): a bucket object from the API.  Keeps, and returns, only
+-- what the engine and keboola.find_bucket read: {id, name, stage, displayName}.
 function Remote:put_bucket(b)
-  if type(b) ~= "table" or type(b.id) ~= "string" then return end
-  self.bucket_list:set(b.id, cjson.encode { id = b.id, name = b.name, stage = b.stage,
-                                            displayName = b.displayName })
+  if type(b) ~= "table" or type(b.id) ~= "string" then return nil end
+  local slim = { id = b.id, name = b.name, stage = b.stage, displayName = b.displayName }
+  self.bucket_list:set(b.id, cjson.encode(slim))
+  return slim
 end
 
 -- buckets() -> a fresh list of {id, name, stage, displayName}, by id
 function Remote:buckets()
-  local ids = {}
-  for id in self.bucket_list:pairs() do ids[#ids + 1] = id end
-  table.sort(ids)
   local out = {}
-  for i, id in ipairs(ids) do out[i] = cjson.decode(self.bucket_list:get(id)) end
+  for _, text in self.bucket_list:pairs() do out[#out + 1] = cjson.decode(text) end
+  table.sort(out, function(a, b) return a.id < b.id end)
   return out
 end
 
@@ -46,15 +46,12 @@ function Remote:put(t)
   if type(t) ~= "table" or type(t.id) ~= "string" then return end
   -- "" when the API gave no columns (the table exists all the same)
   self.columns:set(t.id, type(t.columns) == "table" and cjson.encode(t.columns) or "")
-  if t.rowsCount ~= nil or t.lastImportDate ~= nil then
-    self.imports:set(t.id, tostring(t.rowsCount or "") .. "|" .. tostring(t.lastImportDate or ""))
-  else
-    self.imports:set(t.id, nil)
-  end
+  local known = t.rowsCount ~= nil or t.lastImportDate ~= nil
+  self.imports:set(t.id, known and cjson.encode { rowsCount = t.rowsCount,
+                                                  lastImportDate = t.lastImportDate } or nil)
 end
 
 function Remote:has(id) return self.columns:get(id) ~= nil end
-function Remote:count() return self.columns:count() end
 
 function Remote:drop(id)
   self.columns:set(id, nil)
@@ -65,13 +62,11 @@ end
 function Remote:get(id)
   local cols = self.columns:get(id)
   if cols == nil then return nil end
-  local ok, list = pcall(cjson.decode, cols)
-  local t = { id = id, columns = ok and type(list) == "table" and list or nil }
+  local t = { id = id, columns = cols ~= "" and cjson.decode(cols) or nil }
   local imp = self.imports:get(id)
   if imp then
-    local rows, date = imp:match("^(.-)|(.*)$")
-    t.rowsCount = tonumber(rows)
-    t.lastImportDate = date ~= "" and date or nil
+    local facts = cjson.decode(imp)
+    t.rowsCount, t.lastImportDate = facts.rowsCount, facts.lastImportDate
   end
   return t
 end

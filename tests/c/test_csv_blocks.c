@@ -18,16 +18,8 @@
 
 #include "csv.h"
 #include "tap.h"
+#include "testrand.h"
 
-static uint64_t rng = 0x2545F4914F6CDD1DULL;
-
-static unsigned rnd(unsigned n)
-{
-    rng ^= rng << 13;
-    rng ^= rng >> 7;
-    rng ^= rng << 17;
-    return (unsigned)(rng % n);
-}
 
 /* ---- what the tokenizer reports, as text ------------------------------- */
 
@@ -313,6 +305,7 @@ typedef struct dialect_case {
 
 int main(void)
 {
+    rnd_seed(0x2545F4914F6CDD1DULL);
     static const char *const impls[] = {"portable", "avx2"};
     static unsigned char buf[1 << 16];
     dialect_case dialects[] = {

@@ -5,6 +5,7 @@
 
 #include "kvmap.h"
 #include "tap.h"
+#include "testrand.h"
 
 #define NKEYS 3000
 
@@ -20,12 +21,6 @@ static size_t key_of(int i, char *buf)
     return (size_t)sprintf(buf, "folder_%03d/file_%d.csv", i % 97, i);
 }
 
-static unsigned rnd_state = 12345;
-static unsigned rnd(void)
-{
-    rnd_state = rnd_state * 1103515245u + 12345u;
-    return rnd_state >> 8;
-}
 
 /* Every key of the reference reads back the same from the map. */
 static int matches(const kvmap *m)
@@ -76,15 +71,15 @@ int main(void)
     char val[2048];
     for (int round = 0; round < 40 && ok; round++) {
         for (int op = 0; op < 2000; op++) {
-            int i = (int)(rnd() % NKEYS);
+            int i = (int)(rnd(NKEYS));
             char k[64];
             size_t kl = key_of(i, k);
-            unsigned what = rnd() % 10;
+            unsigned what = rnd(10);
             if (what < 7) {
                 /* lengths that shrink and grow, so both in-place and
                  * appended replacements happen */
-                size_t n = rnd() % (what < 2 ? 1500 : 60);
-                for (size_t j = 0; j < n; j++) val[j] = (char)(rnd() & 0xff);
+                size_t n = rnd(what < 2 ? 1500 : 60);
+                for (size_t j = 0; j < n; j++) val[j] = (char)rnd(256);
                 if (kvmap_set(m, k, kl, val, n) != 0) ok = 0;
                 ref_set(i, val, n);
             } else {

@@ -11,17 +11,9 @@
 #include <string.h>
 
 #include "tap.h"
+#include "testrand.h"
 #include "utf8.h"
 
-static uint64_t rng = 0x9E3779B97F4A7C15ULL;
-
-static unsigned rnd(unsigned n)
-{
-    rng ^= rng << 13;
-    rng ^= rng >> 7;
-    rng ^= rng << 17;
-    return (unsigned)(rng % n);
-}
 
 /* One valid character (or newline) at p; returns its length. */
 static size_t valid_char(unsigned char *p, unsigned char newline)
@@ -290,6 +282,7 @@ static int long_texts(const char *impl)
 
 int main(void)
 {
+    rnd_seed(0x9E3779B97F4A7C15ULL);
     static const char *const impls[] = {"basic", "ssse3", "avx2"};
     utf8_select("auto");
     printf("# this CPU: %s\n", utf8_selected());

@@ -173,7 +173,8 @@ rt:put { id = "in.c-a.t1", columns = { "id", "name" }, rowsCount = 5, lastImport
          bucket = { id = "in.c-a" }, metadata = { { key = "k" } } }
 rt:put { id = "in.c-a.t2", columns = { "id", "name" } }
 rt:put { columns = { "no id" } }
-t.is(rt:count(), 2, "remote: tables without an id are not kept")
+t.ok(rt:has("in.c-a.t1") and rt:has("in.c-a.t2") and rt.columns:count() == 2,
+  "remote: tables without an id are not kept")
 t.is(rt:get("in.c-a.t1"), { id = "in.c-a.t1", columns = { "id", "name" }, rowsCount = 5,
   lastImportDate = "2026-11-29T10:00:00+0100" }, "remote: only id, columns and the last import are kept")
 local got = rt:get("in.c-a.t1")
@@ -190,7 +191,14 @@ t.is(rt:get("in.c-a.t2").rowsCount, 0, "remote: put replaces a table")
 rt:loaded("in.c-a.t2")
 t.ok(rt:get("in.c-a.t2").lastImportDate == nil and rt:has("in.c-a.t2"), "remote: loaded() keeps the table, drops its import facts")
 rt:drop("in.c-a.t1")
-t.ok(not rt:has("in.c-a.t1") and rt:get("in.c-a.t1") == nil and rt:count() == 1, "remote: drop")
+t.ok(not rt:has("in.c-a.t1") and rt:get("in.c-a.t1") == nil and rt.columns:count() == 1, "remote: drop")
+
+local slim = rt:put_bucket { id = "in.c-b", name = "c-b", stage = "in", displayName = "b",
+                            created = "2026-11-29", metadata = { { key = "k" } } }
+rt:put_bucket { id = "in.c-a", name = "c-a", stage = "in", displayName = "a" }
+t.is(slim, { id = "in.c-b", name = "c-b", stage = "in", displayName = "b" }, "remote: put_bucket keeps what is read")
+t.is(rt:buckets(), { { id = "in.c-a", name = "c-a", stage = "in", displayName = "a" }, slim },
+  "remote: buckets() lists them by id")
 
 -- folders: targets, collisions, ignore ------------------------------------
 local folders_mod = require "sync.folders"
