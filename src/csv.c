@@ -628,12 +628,3 @@ uint64_t csv_scan_hold_from(const csv_scanner *s)
         return s->blank_from != NO_OFFSET ? s->blank_from : s->record_start;
     return NO_OFFSET;
 }
-
-void csv_scan_all(const csv_dialect *d, const unsigned char *p, size_t n,
-                  const csv_sink *sink)
-{
-    csv_scanner s;
-    csv_scanner_init(&s, d, 0, sink);
-    csv_scan(&s, p, n);
-    csv_scan_finish(&s);
-}

@@ -120,8 +120,4 @@ uint64_t csv_scan_hold_from(const csv_scanner *s);
  * x86-64, scalar elsewhere).  -1 when this build or CPU has no such code.
  * For tests and benchmarks; not thread-safe. */
 int csv_select(const char *name);
-
-/* Convenience for small inputs: tokenizes a whole buffer. */
-void csv_scan_all(const csv_dialect *d, const unsigned char *p, size_t n,
-                  const csv_sink *sink);
 #endif

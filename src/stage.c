@@ -562,11 +562,3 @@ stage_status stage_step(stage_t *st, size_t max_bytes)
     } while (done < max_bytes);
     return STAGE_MORE;
 }
-
-stage_status stage_run(stage_t *st)
-{
-    stage_status s;
-    while ((s = stage_step(st, SIZE_MAX)) == STAGE_MORE) {
-    }
-    return s;
-}

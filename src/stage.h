@@ -105,9 +105,6 @@ stage_t *stage_open(const stage_opts *opts);
 /* Processes at least one chunk and about max_bytes in total. */
 stage_status stage_step(stage_t *st, size_t max_bytes);
 
-/* Runs to the end in one go (CLI use). */
-stage_status stage_run(stage_t *st);
-
 /* Valid until stage_close; meaningful once a step returned DONE or ERROR. */
 const stage_result_t *stage_result(const stage_t *st);
 
