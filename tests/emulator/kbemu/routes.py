@@ -16,6 +16,7 @@ ROUTES = [
     ("POST", rf"/v2/storage/buckets/{_ID}/tables-async", tables.create_table_async, True),
     ("GET", r"/v2/storage/tables", tables.list_all_tables, True),
     ("GET", rf"/v2/storage/tables/{_ID}", tables.table_detail, True),
+    ("DELETE", rf"/v2/storage/tables/{_ID}", tables.delete_table, True),
     ("POST", rf"/v2/storage/tables/{_ID}/import-async", tables.import_async, True),
     ("GET", rf"/v2/storage/tables/{_ID}/data-preview", tables.data_preview, True),
     ("POST", r"/v2/storage/webalize/column-names", project.webalize_column_names, True),

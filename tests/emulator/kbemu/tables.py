@@ -1,10 +1,10 @@
-"""Table endpoints: lists, detail, tables-async, import-async, data-preview (section 3)."""
+"""Table endpoints: lists, detail, delete, tables-async, import-async, data-preview (section 3)."""
 from .bodies import to_bool, to_int, to_list, to_str
 from .buckets import find_bucket
 from .csvdialect import dialect_from_params
 from .csvparse import to_rfc4180
 from .errors import ApiError
-from .http_types import Response, json_response
+from .http_types import Response, empty_response, json_response
 from .importer import create_table_work, import_table_work
 from .names import validate_table_name
 from .render import table_json
@@ -49,6 +49,14 @@ def find_table(app, req, level="read"):
 def table_detail(app, req):
     with app.store.lock:
         return json_response(200, table_json(app, find_table(app, req)))
+
+
+def delete_table(app, req):
+    """DELETE /v2/storage/tables/{id}: the synchronous form (204)."""
+    with app.store.lock:
+        table = find_table(app, req, "write")
+        del app.store.tables[table.id]
+    return empty_response(204)
 
 
 def _uploaded_file(app, req):
