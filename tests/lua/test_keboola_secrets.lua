@@ -5,7 +5,7 @@
 -- Runs against the gcp rig with faults on, so error paths are exercised.
 local t = require "tap"
 local kbc = require "keboola"
-local rig = require "test_keboola_rig"
+local rig = require "helpers.keboola_rig"
 local hostlog = require "host.log"
 
 local dir = rig.tmpdir()

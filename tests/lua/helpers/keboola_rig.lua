@@ -1,7 +1,7 @@
--- test_keboola_rig.lua - helpers the provider tests share: start or reuse a
+-- keboola_rig.lua - helpers the provider tests share: start or reuse a
 -- rig, drive the emulator's /_emulator endpoints, write CSV files.
 --
---   local rig = require "test_keboola_rig"
+--   local rig = require "helpers.keboola_rig"
 --   local r = rig.up("gcp")        -- reuses an exported rig of that provider
 --   ... r:faults{...}, r:table_csv(id), rig.write_csv(path, header, rows)
 --   r:down()
@@ -190,11 +190,6 @@ end
 
 function M.rmdir(dir)
     if dir and dir:match("^/tmp/kbsyncd%-kbtest%.") then os.execute("rm -rf " .. dir) end
-end
-
--- Run directly by the test runner: nothing to test in a helper.
-if ... == nil then
-    print("1..0 # SKIP helper module for test_keboola_{aws,azure,gcp}.lua")
 end
 
 return M

@@ -1,10 +1,9 @@
--- test_keboola_cases.lua - the client tests every provider runs against the
+-- keboola_cases.lua - the client tests every provider runs against the
 -- rig (Storage API emulator + moto S3 / Azurite / emulated GCS):
---   require("test_keboola_cases").run("aws")
--- Run on its own (the test runner runs every test_*.lua) it only says so.
+--   require("helpers.keboola_cases").run("aws")
 local t = require "tap"
 local kbc = require "keboola"
-local rig = require "test_keboola_rig"
+local rig = require "helpers.keboola_rig"
 local timer = require "host.timer"
 
 local M = {}
@@ -247,10 +246,6 @@ function M.run(provider)
     t.ok(ok, "no test raised" .. (ok and "" or (": " .. tostring(err))))
     t.diag(string.format("%s: %d ms", provider, timer.now() - started))
     t.done()
-end
-
-if ... == nil then
-    print("1..0 # SKIP shared cases for test_keboola_{aws,azure,gcp}.lua")
 end
 
 return M
