@@ -25,7 +25,8 @@ typedef void (*runtime_main_done)(runtime_t *rt, int ok, lua_State *co, void *ud
 runtime_t *runtime_new(loop_t *loop, const char *scripts_dir, char *err, size_t errlen);
 void runtime_free(runtime_t *rt); /* cancels every task, closes the state */
 
-lua_State *runtime_state(runtime_t *rt);
+/* The runtime a state (or any of its coroutines) belongs to, and the loop
+ * it runs on: how a binding reaches the loop without a global. */
 runtime_t *runtime_of(lua_State *L);
 loop_t *runtime_loop(runtime_t *rt);
 
@@ -49,6 +50,8 @@ void runtime_run_ready(runtime_t *rt);
 size_t runtime_memory(runtime_t *rt);
 int runtime_task_count(runtime_t *rt);
 
-/* The longest a task may run between yields before it is failed. */
+/* The longest a task may run between yields before it is failed (ms,
+ * 0 = no limit). */
+uint64_t runtime_slice_limit(runtime_t *rt);
 void runtime_set_slice_limit(runtime_t *rt, uint64_t ms);
 #endif

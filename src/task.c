@@ -1,13 +1,11 @@
 /* task.c - coroutine tasks (task.h) and the runtime that runs them
  * (runtime.h).  They live in one file because a task is nothing but a
- * runtime's coroutine plus the bookkeeping to resume it. */
+ * runtime's coroutine plus the bookkeeping to resume it.  The Lua face of
+ * both (host.task) is l_task.c. */
 #include "task.h"
 
 #include <lauxlib.h>
 #include <lualib.h>
-#ifdef __GLIBC__
-#include <malloc.h>
-#endif
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -120,10 +118,10 @@ runtime_t *runtime_new(loop_t *loop, const char *scripts_dir, char *err, size_t 
     return rt;
 }
 
-lua_State *runtime_state(runtime_t *rt) { return rt->L; }
 loop_t *runtime_loop(runtime_t *rt) { return rt->loop; }
 size_t runtime_memory(runtime_t *rt) { return rt->mem; }
 int runtime_task_count(runtime_t *rt) { return rt->ntasks; }
+uint64_t runtime_slice_limit(runtime_t *rt) { return rt->slice_limit_ms; }
 void runtime_set_slice_limit(runtime_t *rt, uint64_t ms) { rt->slice_limit_ms = ms; }
 
 runtime_t *runtime_of(lua_State *L)
@@ -270,9 +268,7 @@ static void slice_hook(lua_State *co, lua_Debug *ar)
         luaL_error(co, "task ran %d ms without yielding (runaway loop?)", (int)rt->slice_limit_ms);
 }
 
-/* Creates a task from the function and its arguments on top of L's stack
- * (function below nargs values); pops them. */
-static task_t *task_create(runtime_t *rt, lua_State *L, int nargs)
+task_t *task_spawn(runtime_t *rt, lua_State *L, int nargs)
 {
     task_t *t = calloc(1, sizeof *t);
     if (!t) return NULL;
@@ -301,7 +297,7 @@ int runtime_start_main(runtime_t *rt, const char *const *args, runtime_main_done
     lua_getfield(L, -1, "main");
     lua_remove(L, -2);
     push_string_array(L, args);
-    task_t *t = task_create(rt, L, 1);
+    task_t *t = task_spawn(rt, L, 1);
     if (!t) return -1;
     t->is_main = 1;
     return 0;
@@ -410,91 +406,3 @@ void task_wake(task_t *t, task_push_fn push, void *ud)
 }
 
 uint64_t task_id(const task_t *t) { return t->id; }
-
-/* ---- host.task ---------------------------------------------------------- */
-
-static int l_spawn(lua_State *L)
-{
-    luaL_checktype(L, 1, LUA_TFUNCTION);
-    runtime_t *rt = runtime_of(L);
-    int nargs = lua_gettop(L) - 1;
-    task_t *t = task_create(rt, L, nargs);
-    if (!t) return luaL_error(L, "out of memory");
-    lua_pushinteger(L, (lua_Integer)t->id);
-    return 1;
-}
-
-static int l_yield(lua_State *L)
-{
-    task_t *t = task_check(L);
-    enqueue(t);
-    return task_suspend(L);
-}
-
-static int l_id(lua_State *L)
-{
-    task_t *t = task_current(L);
-    if (t) lua_pushinteger(L, (lua_Integer)t->id);
-    else lua_pushnil(L);
-    return 1;
-}
-
-static int l_count(lua_State *L)
-{
-    lua_pushinteger(L, runtime_of(L)->ntasks);
-    return 1;
-}
-
-static int l_runtime(lua_State *L)
-{
-    runtime_t *rt = runtime_of(L);
-    lua_createtable(L, 0, 3);
-    lua_pushinteger(L, (lua_Integer)rt->mem);
-    lua_setfield(L, -2, "memory");
-    lua_pushinteger(L, rt->ntasks);
-    lua_setfield(L, -2, "tasks");
-    lua_pushinteger(L, (lua_Integer)loop_wakeups(rt->loop));
-    lua_setfield(L, -2, "wakeups");
-    return 1;
-}
-
-/* A full collection, then hand freed heap pages back to the OS: an idle
- * daemon allocates nothing, so without this the garbage of its last burst
- * of work (a reconcile, a big state file) would stay resident for good. */
-static int l_release_memory(lua_State *L)
-{
-    lua_gc(L, LUA_GCCOLLECT);
-#ifdef __GLIBC__
-    malloc_trim(0);
-#endif
-    lua_pushinteger(L, (lua_Integer)runtime_of(L)->mem);
-    return 1;
-}
-
-static int l_slice_limit(lua_State *L)
-{
-    runtime_t *rt = runtime_of(L);
-    lua_Integer old = (lua_Integer)rt->slice_limit_ms;
-    if (!lua_isnoneornil(L, 1)) rt->slice_limit_ms = (uint64_t)luaL_checkinteger(L, 1);
-    lua_pushinteger(L, old);
-    return 1;
-}
-
-int luaopen_host_task(lua_State *L);
-int luaopen_host_task(lua_State *L)
-{
-    static const luaL_Reg fns[] = {{"spawn", l_spawn}, {"yield", l_yield}, {"id", l_id},
-                                   {"count", l_count}, {"runtime", l_runtime},
-                                   {"slice_limit", l_slice_limit},
-                                   {"release_memory", l_release_memory}, {NULL, NULL}};
-    luaL_newlib(L, fns);
-#ifdef KBSYNCD_VERSION
-    lua_pushstring(L, KBSYNCD_VERSION);
-#else
-    lua_pushstring(L, "0.0.0");
-#endif
-    lua_setfield(L, -2, "version");
-    lua_pushinteger(L, HOST_API_VERSION);
-    lua_setfield(L, -2, "api_version");
-    return 1;
-}

@@ -38,8 +38,16 @@ typedef void (*task_cancel_fn)(void *ud);
 task_t *task_check(lua_State *L);
 task_t *task_current(lua_State *L); /* NULL when not inside a task */
 
+/* Creates a task in rt from the function and its nargs arguments on top of
+ * L's stack (function below the arguments), pops them and queues the task
+ * to start in the loop's next turn.  NULL when out of memory. */
+task_t *task_spawn(struct runtime *rt, lua_State *L, int nargs);
+
 void task_set_cancel(task_t *t, task_cancel_fn fn, void *ud);
 int task_suspend(lua_State *L);
+/* Queues t to resume in a later loop turn; push (may be NULL: the binding
+ * returns nothing) runs just before the resume.  Never resumes t from here,
+ * so it is safe from any loop callback and from code that is not a task. */
 void task_wake(task_t *t, task_push_fn push, void *ud);
 
 /* Identity for logs and bookkeeping. */
