@@ -12,6 +12,7 @@
 #include <unistd.h>
 
 #include "colname.h"
+#include "modules.h"
 #include "sniff.h"
 #include "stage.h"
 

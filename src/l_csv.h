@@ -1,13 +1,11 @@
-/* l_csv.h - Lua binding host.csv (sniff, sanitize), and the table builders
- * host.stage shares with it.  See docs/staging.md. */
+/* l_csv.h - the table builders host.csv (l_csv.c) shares with host.stage;
+ * luaopen_host_csv itself is in modules.h.  See docs/staging.md. */
 #ifndef KBSYNCD_L_CSV_H
 #define KBSYNCD_L_CSV_H
 #include <lua.h>
 
 #include "csv.h"
 #include "csv_header.h"
-
-int luaopen_host_csv(lua_State *L);
 
 /* {delimiter, enclosure, escapedBy[, lineTerminator, bom]} */
 void l_csv_push_dialect(lua_State *L, const csv_dialect *d, int full);

@@ -7,6 +7,7 @@
 #include <sys/stat.h>
 
 #include "env.h"
+#include "modules.h"
 
 static int l_get(lua_State *L)
 {
@@ -49,7 +50,6 @@ static int l_file_mode(lua_State *L)
     return 1;
 }
 
-int luaopen_host_env(lua_State *L);
 int luaopen_host_env(lua_State *L)
 {
     static const luaL_Reg fns[] = {

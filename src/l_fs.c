@@ -12,6 +12,8 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "modules.h"
+
 static int fail(lua_State *L, const char *what, const char *path)
 {
     int e = errno;
@@ -243,7 +245,6 @@ static int l_join(lua_State *L)
     return 1;
 }
 
-int luaopen_host_fs(lua_State *L);
 int luaopen_host_fs(lua_State *L)
 {
     static const luaL_Reg fns[] = {

@@ -11,6 +11,7 @@
 
 #include "host.h"
 #include "http.h"
+#include "modules.h"
 #include "task.h"
 
 static http_t *the_http;
@@ -29,7 +30,6 @@ static http_t *driver(void)
     return the_http;
 }
 
-void host_http_shutdown(void);
 void host_http_shutdown(void)
 {
     http_free(the_http);
@@ -247,7 +247,6 @@ static int l_curl_version(lua_State *L)
     return 1;
 }
 
-int luaopen_host_http(lua_State *L);
 int luaopen_host_http(lua_State *L)
 {
     static const luaL_Reg fns[] = {{"request", l_request},

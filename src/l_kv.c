@@ -15,6 +15,7 @@
 #include <lua.h>
 
 #include "kvmap.h"
+#include "modules.h"
 
 #define KV_MT "kbsyncd.kv"
 
@@ -123,7 +124,6 @@ static int l_total_bytes(lua_State *L)
     return 1;
 }
 
-int luaopen_host_kv(lua_State *L);
 int luaopen_host_kv(lua_State *L)
 {
     static const luaL_Reg methods[] = {

@@ -5,6 +5,7 @@
 #include <string.h>
 
 #include "log.h"
+#include "modules.h"
 
 /* Fields that identify what a line is about print first, in this order;
  * the rest follow sorted, so the same event always reads the same way. */
@@ -108,7 +109,6 @@ static int l_configure(lua_State *L)
     return 1;
 }
 
-int luaopen_host_log(lua_State *L);
 int luaopen_host_log(lua_State *L)
 {
     static const luaL_Reg fns[] = {{"error", l_error},       {"warn", l_warn},

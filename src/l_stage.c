@@ -9,12 +9,11 @@
  * before the stager is opened and __gc, __close and close() share one
  * idempotent close, so an error anywhere leaves no file descriptor or
  * half-written spool behind. */
-#include "l_stage.h"
-
 #include <lauxlib.h>
 #include <string.h>
 
 #include "l_csv.h"
+#include "modules.h"
 #include "stage.h"
 
 #define STAGER_MT "kbsyncd.stager"

@@ -8,6 +8,7 @@
 #endif
 
 #include "host.h"
+#include "modules.h"
 #include "runtime.h"
 #include "task.h"
 
@@ -76,7 +77,6 @@ static int l_slice_limit(lua_State *L)
     return 1;
 }
 
-int luaopen_host_task(lua_State *L);
 int luaopen_host_task(lua_State *L)
 {
     static const luaL_Reg fns[] = {{"spawn", l_spawn}, {"yield", l_yield}, {"id", l_id},

@@ -5,6 +5,7 @@
 #include <time.h>
 
 #include "host.h"
+#include "modules.h"
 #include "task.h"
 
 typedef struct sleeper {
@@ -74,7 +75,6 @@ static int l_iso(lua_State *L)
     return 1;
 }
 
-int luaopen_host_timer(lua_State *L);
 int luaopen_host_timer(lua_State *L)
 {
     static const luaL_Reg fns[] = {

@@ -11,12 +11,11 @@
  * pending set just before the task resumes (push_events), so whatever
  * arrived in between is included.  The suspended wait() frame keeps the
  * userdata referenced, so it cannot be collected while a task waits. */
-#include "l_watch.h"
-
 #include <lauxlib.h>
 #include <string.h>
 
 #include "host.h"
+#include "modules.h"
 #include "scan.h"
 #include "task.h"
 #include "watch.h"

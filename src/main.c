@@ -22,14 +22,13 @@
 
 #include "host.h"
 #include "log.h"
+#include "modules.h"
 #include "runtime.h"
 #include "tune.h"
 
 #ifndef KBSYNCD_SCRIPTS_DIR
 #define KBSYNCD_SCRIPTS_DIR "/usr/local/share/kbsyncd/lua"
 #endif
-
-void host_http_shutdown(void); /* l_http.c */
 
 static struct {
     loop_t *loop;

@@ -1,23 +1,12 @@
 /* modules.c - the host modules handed to Lua through package.preload
  * (linit.c's recipe): `require "host.http"` works, and no globals are
- * added.  Adding a binding = one line here plus its luaopen_ function. */
+ * added.  Adding a binding = one line here, one in modules.h, plus its
+ * luaopen_ function. */
 #include <lauxlib.h>
 #include <lua.h>
 
-int luaopen_host_task(lua_State *L);
-int luaopen_host_timer(lua_State *L);
-int luaopen_host_http(lua_State *L);
-int luaopen_host_log(lua_State *L);
-int luaopen_host_env(lua_State *L);
-int luaopen_host_fs(lua_State *L);
-int luaopen_host_csv(lua_State *L);
-int luaopen_host_stage(lua_State *L);
-int luaopen_host_watch(lua_State *L);
-int luaopen_host_kv(lua_State *L);
-int luaopen_cjson(lua_State *L);
-int luaopen_cjson_safe(lua_State *L);
+#include "modules.h"
 
-void host_preload_modules(lua_State *L);
 void host_preload_modules(lua_State *L)
 {
     const struct {

@@ -12,6 +12,7 @@
 
 #include "host.h"
 #include "log.h"
+#include "modules.h"
 #include "runtime.h"
 
 struct task {
@@ -81,8 +82,6 @@ static int traceback_handler(lua_State *L)
     luaL_traceback(L, L, msg, 1);
     return 1;
 }
-
-extern void host_preload_modules(lua_State *L); /* modules.c */
 
 runtime_t *runtime_new(loop_t *loop, const char *scripts_dir, char *err, size_t errlen)
 {

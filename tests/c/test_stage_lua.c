@@ -8,8 +8,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 
-#include "l_csv.h"
-#include "l_stage.h"
+#include "modules.h"
 #include "tap.h"
 
 static int l_ok(lua_State *L)
