@@ -9,9 +9,9 @@
 #include <string.h>
 #include <strings.h>
 
-#include "host.h"
 #include "http.h"
 #include "modules.h"
+#include "runtime.h"
 #include "task.h"
 
 static http_t *the_http;
@@ -24,9 +24,11 @@ static struct {
     char *user_agent;
 } defaults = {10000, 120000, 120, 16u * 1024 * 1024, NULL, NULL};
 
-static http_t *driver(void)
+/* One driver for the process, made on first use: every runtime runs on
+ * the same loop, so a reload keeps it. */
+static http_t *driver(lua_State *L)
 {
-    if (!the_http) the_http = http_new(host_loop());
+    if (!the_http) the_http = http_new(runtime_loop(runtime_of(L)));
     return the_http;
 }
 
@@ -141,7 +143,7 @@ static int l_request(lua_State *L)
     const char *method = opt_string(L, 1, "method");
     if (!method) method = "GET";
 
-    http_req_t *r = http_req_new(driver());
+    http_req_t *r = http_req_new(driver(L));
     if (!r) return luaL_error(L, "out of memory");
     CURL *e = http_req_easy(r);
     curl_easy_setopt(e, CURLOPT_URL, url);

@@ -4,34 +4,32 @@
 #include <stdlib.h>
 #include <time.h>
 
-#include "host.h"
 #include "modules.h"
+#include "runtime.h"
 #include "task.h"
 
 typedef struct sleeper {
     task_t *task;
+    loop_t *loop;
     loop_timer_t *timer;
 } sleeper_t;
 
 static void sleep_cancel(void *ud)
 {
     sleeper_t *s = ud;
-    loop_timer_stop(host_loop(), s->timer);
+    loop_timer_stop(s->loop, s->timer);
     free(s);
 }
 
-static int sleep_push(lua_State *co, void *ud)
-{
-    (void)co;
-    free(ud);
-    return 0;
-}
-
+/* Freed here, not when the task resumes: a runtime freed between the wake
+ * and the resume must leave nothing behind.  sleep() returns nothing. */
 static void sleep_fired(loop_t *l, loop_timer_t *t, void *data)
 {
     (void)l; (void)t;
     sleeper_t *s = data;
-    task_wake(s->task, sleep_push, s); /* the one-shot timer frees itself */
+    task_t *task = s->task;
+    free(s); /* the one-shot timer frees itself */
+    task_wake(task, NULL, NULL);
 }
 
 static int l_sleep(lua_State *L)
@@ -41,7 +39,8 @@ static int l_sleep(lua_State *L)
     sleeper_t *s = malloc(sizeof *s);
     if (!s) return luaL_error(L, "out of memory");
     s->task = t;
-    s->timer = loop_timer_start(host_loop(), ms > 0 ? (uint64_t)ms : 0, 0, sleep_fired, s);
+    s->loop = runtime_loop(runtime_of(L));
+    s->timer = loop_timer_start(s->loop, ms > 0 ? (uint64_t)ms : 0, 0, sleep_fired, s);
     if (!s->timer) {
         free(s);
         return luaL_error(L, "out of memory");

@@ -14,8 +14,8 @@
 #include <lauxlib.h>
 #include <string.h>
 
-#include "host.h"
 #include "modules.h"
+#include "runtime.h"
 #include "scan.h"
 #include "task.h"
 #include "watch.h"
@@ -24,6 +24,7 @@
 
 typedef struct lwatch {
     watch_t *w;         /* NULL once closed */
+    loop_t *loop;       /* the loop w runs on (its runtime's) */
     task_t *waiter;     /* the task suspended in wait(), if any */
     loop_timer_t *timer; /* its timeout, if any */
 } lwatch_t;
@@ -211,7 +212,7 @@ static void end_wait(lwatch_t *lw, task_push_fn push)
     task_t *t = lw->waiter;
     lw->waiter = NULL;
     if (lw->timer) {
-        loop_timer_stop(host_loop(), lw->timer);
+        loop_timer_stop(lw->loop, lw->timer);
         lw->timer = NULL;
     }
     if (t) task_wake(t, push, lw);
@@ -236,7 +237,7 @@ static void cancel_wait(void *ud)
     lwatch_t *lw = ud;
     lw->waiter = NULL;
     if (lw->timer) {
-        loop_timer_stop(host_loop(), lw->timer);
+        loop_timer_stop(lw->loop, lw->timer);
         lw->timer = NULL;
     }
 }
@@ -297,7 +298,8 @@ static int l_open(lua_State *L)
     watch_options_t o = {.root = root, .backend = backend_values[b],
                          .interval_ms = (uint32_t)interval};
     char err[256];
-    lw->w = watch_open(host_loop(), &o, err, sizeof err);
+    lw->loop = runtime_loop(runtime_of(L));
+    lw->w = watch_open(lw->loop, &o, err, sizeof err);
     if (!lw->w) {
         lua_pushnil(L);
         lua_pushstring(L, err);
@@ -319,7 +321,7 @@ static int l_wait(lua_State *L)
         return luaL_error(L, "another task is already waiting on this watcher");
     if (watch_has_pending(lw->w) || timeout == 0) return push_events(L, lw);
     if (timeout > 0) {
-        lw->timer = loop_timer_start(host_loop(), (uint64_t)timeout, 0, on_timeout, lw);
+        lw->timer = loop_timer_start(lw->loop, (uint64_t)timeout, 0, on_timeout, lw);
         if (!lw->timer) return luaL_error(L, "out of memory");
     }
     lw->waiter = t;

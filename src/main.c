@@ -20,7 +20,6 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "host.h"
 #include "log.h"
 #include "modules.h"
 #include "runtime.h"
@@ -168,7 +167,6 @@ int main(int argc, char **argv)
         fprintf(stderr, "kbsyncd: cannot create the event loop\n");
         return 70;
     }
-    host_set_loop(app.loop);
     loop_set_hook(app.loop, hook, NULL);
     loop_signal(app.loop, SIGTERM, on_term, NULL);
     loop_signal(app.loop, SIGINT, on_term, NULL);
