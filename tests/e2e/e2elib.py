@@ -32,9 +32,16 @@ SLOW = 3.0 if os.environ.get("KBSYNCD_ASAN") == "1" or "asan" in BIN else 1.0
 
 
 class Tap:
+    """TAP on stdout: ok/not ok lines numbered from 1, then the plan.
+
+    A check that cannot run here is skip(desc, reason), never ok(True, ...);
+    a file with nothing to check here calls skip_all(reason) instead of done().
+    done() fails a file that checked nothing (a loop that never ran)."""
+
     def __init__(self):
         self.n = 0
         self.failed = 0
+        self.skipped_all = None
 
     def ok(self, cond, desc, diag=None):
         self.n += 1
@@ -49,9 +56,28 @@ class Tap:
     def diag(self, msg):
         print(f"# {msg}", flush=True)
 
+    def skip(self, desc, reason):
+        if not reason:
+            raise ValueError("a skip needs a reason")
+        self.n += 1
+        print(f"ok {self.n} - {desc} # SKIP {reason}", flush=True)
+
+    def skip_all(self, reason):
+        """Prints "1..0 # SKIP reason"; returns the exit code (0)."""
+        if not reason or self.n:
+            raise ValueError("skip_all needs a reason and comes before any check")
+        self.skipped_all = reason
+        print(f"1..0 # SKIP {reason}", flush=True)
+        return 0
+
     def done(self):
+        """Prints the plan; returns the exit code: 1 when a check failed or none ran."""
+        if self.skipped_all is not None and self.n == 0:
+            return 0
         print(f"1..{self.n}", flush=True)
-        return 1 if self.failed else 0
+        if self.n == 0:
+            print("# no checks ran", flush=True)
+        return 1 if self.failed or self.n == 0 else 0
 
 
 def wait_until(fn, timeout, interval=0.1):
@@ -73,6 +99,15 @@ def http(method, url, body=None, headers=None, timeout=30):
             return r.status, r.read()
     except urllib.error.HTTPError as e:
         return e.code, e.read()
+
+
+class EmulatorError(RuntimeError):
+    """The emulator answered a query with an error status."""
+
+
+def _expect_200(method, path, status, body):
+    if status != 200:
+        raise EmulatorError(f"{method} {path}: HTTP {status} {body[:300]!r}")
 
 
 def parse_csv(text):
@@ -136,25 +171,32 @@ class Rig:
             self.dir = None
 
     # emulator views -------------------------------------------------------
+    # Each raises EmulatorError when the emulator does not answer 200, so a
+    # check such as "no table was created" cannot pass because the emulator
+    # failed.  table_rows alone answers None: for 404, the table is absent.
     def table_rows(self, table_id):
+        """The table's rows (header first), or None when it does not exist."""
         status, body = http("GET", f"{self.url}/_emulator/tables/{table_id}.csv")
-        if status != 200:
+        if status == 404:
             return None
+        _expect_200("GET", f"/_emulator/tables/{table_id}.csv", status, body)
         return parse_csv(body.decode("utf-8"))
 
     def api(self, path):
         status, body = http("GET", f"{self.url}{path}", headers={"X-StorageApi-Token": self.token})
-        return json.loads(body) if status == 200 else None
+        _expect_200("GET", path, status, body)
+        return json.loads(body)
 
     def buckets(self):
-        return {b["id"] for b in (self.api("/v2/storage/buckets") or [])}
+        return {b["id"] for b in self.api("/v2/storage/buckets")}
 
     def tables(self):
-        return {t["id"]: t for t in (self.api("/v2/storage/tables?include=columns") or [])}
+        return {t["id"]: t for t in self.api("/v2/storage/tables?include=columns")}
 
     def requests(self, since=0):
         status, body = http("GET", f"{self.url}/_emulator/requests?since={since}")
-        return json.loads(body)["requests"] if status == 200 else []
+        _expect_200("GET", f"/_emulator/requests?since={since}", status, body)
+        return json.loads(body)["requests"]
 
     def last_seq(self):
         reqs = self.requests()

@@ -4,14 +4,17 @@
 --   t.ok(cond, "what holds")
 --   t.is(got, want, "equal (deep for tables)")
 --   t.like(str, "lua pattern", "matches")
---   t.done()   -- prints "1..N"; exits non-zero when anything failed
+--   t.skip("what", "why it cannot run here")   -- a skip, never a pass
+--   t.done()   -- prints "1..N"; exits non-zero when anything failed or
+--              -- nothing ran
+--   t.skip_all("why")  -- instead of t.done() when nothing can run here
 --
 -- Works under plain lua5.4 and under `kbsyncd --exec` (nothing here yields).
 -- Output goes to stdout with io.write and is flushed per line, so a test that
 -- dies half-way still shows how far it got.
 local M = {}
 
-local count, failed = 0, 0
+local count, failed, skipped_all = 0, 0, nil
 
 local function out(line)
     io.write(line, "\n")
@@ -111,10 +114,21 @@ function M.unlike(str, pattern, desc)
     return good
 end
 
--- Marks a test that was not run, so the count stays stable.
+-- Marks a test that was not run, so the count stays stable.  The reason is
+-- required: the runner fails a skip that does not say why.
 function M.skip(desc, why)
+    assert(type(why) == "string" and why ~= "", "tap.skip needs a reason")
     count = count + 1
-    out("ok " .. count .. " - " .. (desc or "") .. " # SKIP " .. (why or ""))
+    out("ok " .. count .. " - " .. (desc or "") .. " # SKIP " .. why)
+end
+
+-- Declares the whole script skipped: prints "1..0 # SKIP why".
+function M.skip_all(why)
+    assert(type(why) == "string" and why ~= "", "tap.skip_all needs a reason")
+    assert(count == 0, "tap.skip_all after checks ran")
+    skipped_all = why
+    out("1..0 # SKIP " .. why)
+    return true
 end
 
 function M.counts() return count, failed end
@@ -122,6 +136,7 @@ function M.counts() return count, failed end
 -- Prints the plan. On failure (or when nothing ran) exits with status 1, so
 -- runners and make see it; pass {exit = false} to raise an error instead.
 function M.done(opts)
+    if skipped_all and count == 0 then return true end
     out("1.." .. count)
     if failed == 0 and count > 0 then return true end
     local msg = count == 0 and "no tests ran"
