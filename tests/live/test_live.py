@@ -2,11 +2,14 @@
 """End-to-end against a real Keboola project (`make test-live`).
 
 Runs when KBC_STORAGE_API_HOST and KBC_STORAGE_API_TOKEN point at a
-project; otherwise prints one line saying it was skipped.  Everything
+project; otherwise it is skipped (TAP "1..0 # SKIP").  Everything
 happens in a uniquely named bucket that is deleted afterwards, and the
 remote contents are checked through the real `data-preview` endpoint.
 The same script runs against the local emulator (KBSYNCD_LIVE_EMULATOR=1
-with a rig's exports), which is how it is itself tested.
+with a rig's exports; tests/live/on_rig.sh), which is how it is itself
+tested.  With KBSYNCD_LIVE_EMULATOR=1 it never skips and never talks to
+anything but that emulator: missing exports, or a host other than the
+rig's KBSYNCD_EMULATOR_URL, fail the run.
 
 Scenarios: a folder becomes a bucket and a CSV a table with exactly its
 content; an edit is a full load; a header change is refused with an ERROR
@@ -32,8 +35,17 @@ BIN = os.environ.get("KBSYNCD_BIN", os.path.join(ROOT, "build", "kbsyncd"))
 HOST = os.environ.get("KBC_STORAGE_API_HOST", "")
 TOKEN = os.environ.get("KBC_STORAGE_API_TOKEN", "")
 
+ON_EMULATOR = os.environ.get("KBSYNCD_LIVE_EMULATOR") == "1"
+
+if ON_EMULATOR and (not HOST or not TOKEN or HOST != os.environ.get("KBSYNCD_EMULATOR_URL")):
+    print("not ok 1 - KBSYNCD_LIVE_EMULATOR=1: KBC_STORAGE_API_HOST and KBC_STORAGE_API_TOKEN "
+          "are the rig's (KBSYNCD_EMULATOR_URL)")
+    print(f"# KBC_STORAGE_API_HOST={HOST!r} KBSYNCD_EMULATOR_URL="
+          f"{os.environ.get('KBSYNCD_EMULATOR_URL')!r} token set: {bool(TOKEN)}")
+    print("1..1")
+    sys.exit(1)
 if not HOST or not TOKEN:
-    print("test-live: skipped (set KBC_STORAGE_API_HOST and KBC_STORAGE_API_TOKEN to run it against a project)")
+    print("1..0 # SKIP set KBC_STORAGE_API_HOST and KBC_STORAGE_API_TOKEN to run it against a project")
     sys.exit(0)
 
 BASE = HOST if "://" in HOST else "https://" + HOST
@@ -143,4 +155,4 @@ finally:
     shutil.rmtree(work, ignore_errors=True)
 
 print(f"1..{n}")
-sys.exit(1 if failed else 0)
+sys.exit(1 if failed or not n else 0)
