@@ -40,7 +40,7 @@
  * FINALISTS best candidates scoring at least FINALIST_RATIO of the best
  * are then scored on the whole sample (keeps 1 MiB under 20 ms). */
 #define SNIFF_PREFIX (128 * 1024)
-#define FINALISTS 3
+#define FINALISTS 2
 #define FINALIST_RATIO 0.5
 
 typedef struct cell_state {
