@@ -204,6 +204,7 @@ static void push_result(lua_State *L, const stage_result_t *r)
     if (r->anomalies) set_u64(L, "first_anomaly_line", r->first_anomaly_line);
     lua_pushboolean(L, r->unterminated);
     lua_setfield(L, -2, "unterminated");
+    if (r->unclosed_line) set_u64(L, "unclosed_line", r->unclosed_line);
     lua_pushboolean(L, r->gzip);
     lua_setfield(L, -2, "gzip");
     lua_pushboolean(L, r->normalize);

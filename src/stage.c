@@ -292,6 +292,14 @@ static void on_record(void *ctx, const csv_record *r)
         res->unterminated = 1;
         res->unterminated_line = r->line;
     }
+    /* a quote that opens a field and is never closed on its line takes
+     * the line break and the next line's opening quote as its end, and
+     * what follows is text after a closing quote: a multi-line record
+     * with an anomaly.  Copied as it is, the table would hold the wrong
+     * values. */
+    if (r->anomalies && st->res.dialect.quote && !res->unclosed_line &&
+        st->scan.line > r->line)
+        res->unclosed_line = r->line;
     if (r->anomalies) {
         if (!res->anomalies) res->first_anomaly_line = r->line;
         res->anomalies += r->anomalies;
@@ -382,6 +390,19 @@ static stage_status deferred(stage_t *st)
                 "has no enclosure)", st->src);
 }
 
+static void set_unclosed_error(stage_t *st)
+{
+    stage_error *err = &st->res.error;
+    if (err->code) return;
+    err->code = "quote";
+    err->line = st->res.unclosed_line;
+    snprintf(err->message, sizeof err->message,
+             "%s has a quote that is never closed: the enclosed field that "
+             "starts on line %" PRIu64 " runs on over the line break and ends "
+             "with text after a quote; close the quote on that line (or "
+             "double quotes that are data)", st->src, st->res.unclosed_line);
+}
+
 static stage_status process(stage_t *st, const unsigned char *p, size_t n)
 {
     const uint64_t base = st->pos;
@@ -393,6 +414,10 @@ static stage_status process(stage_t *st, const unsigned char *p, size_t n)
     csv_scan(&st->scan, p, n);
     st->pos += n;
     if (st->deferred_code) return deferred(st);
+    if (st->res.unclosed_line) {
+        set_unclosed_error(st);
+        if (st->spool) return fail_recorded(st, "quote");
+    }
     if (st->out_open && !st->rewriting && copy_out(st, p, base, n) < 0)
         return fail(st, "io", "%s", st->out.error[0] ? st->out.error
                                                      : "cannot copy source");
@@ -484,6 +509,10 @@ static stage_status finish(stage_t *st)
     /* empty lines still held back are trailing: they are not written */
     csv_scan_finish(&st->scan);
     if (st->deferred_code) return deferred(st);
+    if (r->unclosed_line) {
+        set_unclosed_error(st);
+        if (st->spool) return fail_recorded(st, "quote");
+    }
     if (r->utf8_valid && utf8_finish(&st->utf8) < 0) {
         set_utf8_error(st);
         if (st->spool) return fail_recorded(st, "utf8");

@@ -53,7 +53,9 @@ typedef struct stage_opts {
 typedef enum stage_status { STAGE_MORE, STAGE_DONE, STAGE_ERROR } stage_status;
 
 typedef struct stage_error {
-    /* "io", "memory", "empty", "utf8", "quote", "unstable", "header" */
+    /* "io", "memory", "empty", "utf8", "quote", "unstable", "header";
+     * "quote" is a quote never closed, at the end of the file or where
+     * the field it opens swallows a line break (`line`: where it starts) */
     const char *code;
     char message[512];
     uint64_t line, column, offset; /* 0 when they do not apply */
@@ -87,6 +89,10 @@ typedef struct stage_result {
     uint64_t anomalies;     /* fields with bytes after their closing quote */
     uint64_t first_anomaly_line;
     int unterminated;       /* the file ends inside an enclosure */
+    uint64_t unclosed_line; /* an enclosed field that starts on this line
+                               ran on past its line and closed with text
+                               after the quote: a quote never closed
+                               (0: none) */
     uint64_t unterminated_line; /* where that field's record starts */
     const char *spool;      /* set once the spool is in place */
     uint64_t spool_bytes;
