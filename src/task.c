@@ -247,6 +247,11 @@ static void task_free(task_t *t)
         t->cancel = NULL;
         fn(t->cancel_ud);
     }
+    if (t->push) { /* woken, never resumed: the push releases the operation */
+        task_push_fn push = t->push;
+        t->push = NULL;
+        if (lua_checkstack(t->co, LUA_MINSTACK)) push(t->co, t->push_ud);
+    }
     if (t->prev) t->prev->next = t->next;
     else rt->tasks = t->next;
     if (t->next) t->next->prev = t->prev;

@@ -46,8 +46,10 @@ task_t *task_spawn(struct runtime *rt, lua_State *L, int nargs);
 void task_set_cancel(task_t *t, task_cancel_fn fn, void *ud);
 int task_suspend(lua_State *L);
 /* Queues t to resume in a later loop turn; push (may be NULL: the binding
- * returns nothing) runs just before the resume.  Never resumes t from here,
- * so it is safe from any loop callback and from code that is not a task. */
+ * returns nothing) runs just before the resume, or when t is freed before
+ * it resumes (its values are then dropped), so push is where the
+ * operation's memory is released.  Never resumes t from here, so it is
+ * safe from any loop callback and from code that is not a task. */
 void task_wake(task_t *t, task_push_fn push, void *ud);
 
 /* Identity for logs and bookkeeping. */

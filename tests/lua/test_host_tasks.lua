@@ -90,5 +90,82 @@ t.is(names, { "b", "state.json" }, "list")
 t.ok(fs.remove(dir .. "/a/state.json") and fs.remove(dir .. "/a/state.json"), "remove is idempotent")
 t.ok(env.get("PATH") ~= nil and env.get("KBSYNCD_SURELY_UNSET") == nil, "env.get")
 
+-- Events: a condition variable for tasks.
+local function until_true(cond, ms) -- polls with a deadline, yielding
+  local deadline = timer.now() + (ms or 2000)
+  while not cond() and timer.now() < deadline do task.yield() end
+  return cond()
+end
+local ev = task.event()
+t.is(ev:waiting(), 0, "a new event has no waiter")
+t.like(tostring(ev), "^host.task.event %(0 waiting%)$", "an event prints as such")
+ev:notify()
+t0 = timer.now()
+local got = ev:wait(30)
+t.ok(got == false and timer.now() - t0 >= 30,
+  "a notify with no waiter is not remembered: a later wait(30) times out with false")
+t.is(ev:waiting(), 0, "a timed-out wait leaves the event")
+
+local woke = {}
+for i = 1, 3 do task.spawn(function() local r = ev:wait(); woke[#woke + 1] = { i, r } end) end
+t.ok(until_true(function() return ev:waiting() == 3 end), "three tasks wait without a timeout")
+ev:notify()
+t.is(ev:waiting(), 0, "notify takes every waiter off the event at once")
+t.is(#woke, 0, "woken tasks resume in a later loop turn, not inside notify")
+t.ok(until_true(function() return #woke == 3 end), "every waiter resumes")
+t.is(woke, { { 1, true }, { 2, true }, { 3, true } }, "waiters resume oldest first, each with true")
+
+local fast
+task.spawn(function() fast = ev:wait(5000) end)
+t.ok(until_true(function() return ev:waiting() == 1 end), "a task waits with a 5 s timeout")
+t0 = timer.now(); ev:notify()
+t.ok(until_true(function() return fast ~= nil end) and fast == true and timer.now() - t0 < 1000,
+  "a wait with a timeout returns true as soon as it is notified")
+
+local short, long
+task.spawn(function() short = ev:wait(20) end)
+task.spawn(function() long = ev:wait() end)
+t.ok(until_true(function() return short ~= nil end) and short == false and ev:waiting() == 1,
+  "a waiter that times out leaves; the other keeps waiting")
+ev:notify()
+t.ok(until_true(function() return long ~= nil end) and long == true, "the remaining waiter is notified")
+
+-- notify never yields: it works where waiting is impossible.
+local from = {}
+local function waiter_for(name)
+  task.spawn(function() if ev:wait(2000) then from[#from + 1] = name end end)
+end
+waiter_for("coroutine")
+t.ok(until_true(function() return ev:waiting() == 1 end), "a waiter for a notify from a user coroutine")
+coroutine.wrap(function() ev:notify() end)()
+waiter_for("comparator")
+t.ok(until_true(function() return #from == 1 and ev:waiting() == 1 end), "woken from a user coroutine")
+table.sort({ 2, 1 }, function(a, b) ev:notify(); return a < b end)
+waiter_for("gc")
+t.ok(until_true(function() return #from == 2 and ev:waiting() == 1 end), "woken from a sort comparator")
+setmetatable({}, { __gc = function() ev:notify() end }); collectgarbage(); collectgarbage()
+t.ok(until_true(function() return #from == 3 end), "woken from a __gc metamethod")
+t.is(from, { "coroutine", "comparator", "gc" }, "notify from code that is not a task wakes the waiter")
+
+-- wait must be inside a task.
+local okw, errw = coroutine.wrap(function() return pcall(ev.wait, ev, 10) end)()
+t.ok(okw == false and tostring(errw):match("not inside a task"), "wait in a user coroutine is refused clearly")
+okw, errw = pcall(table.sort, { 2, 1 }, function(a, b) ev:wait(1); return a < b end)
+t.ok(okw == false and tostring(errw):match("not inside a task"), "wait in a sort comparator is refused clearly")
+okw, errw = pcall(ev.wait, ev, -1)
+t.ok(okw == false and tostring(errw):match("timeout_ms must be >= 0"), "a negative timeout is refused")
+okw, errw = pcall(ev.wait, {}, 10)
+t.ok(okw == false and tostring(errw):match("host.task.event expected"), "wait on something else is refused")
+
+-- Left at exit on purpose: waits cancelled with the runtime (one with a
+-- timer, one without) and wakes never resumed must leak nothing (ASan).
+local left = task.event()
+task.spawn(function() left:wait() end)
+task.spawn(function() left:wait(60000) end)
+local woken = task.event()
+task.spawn(function() woken:wait(60000) end)
+t.ok(until_true(function() return left:waiting() == 2 and woken:waiting() == 1 end), "waits left pending at exit")
+woken:notify()
+
 os.execute("rm -rf " .. dir)
 t.done()
