@@ -69,7 +69,6 @@ uint64_t loop_clock_ms(void)
     return (uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u;
 }
 
-uint64_t loop_now(loop_t *l) { return l->now; }
 uint64_t loop_now_update(loop_t *l) { return l->now = loop_clock_ms(); }
 uint64_t loop_wakeups(const loop_t *l) { return l->wakeups; }
 void loop_wake(loop_t *l) { l->wake = 1; }

@@ -43,8 +43,8 @@ int loop_signal(loop_t *l, int signo, loop_signal_cb cb, void *data);
 /* Called once per turn before sleeping (flush work queued by callbacks). */
 void loop_set_hook(loop_t *l, loop_hook_cb cb, void *data);
 
-/* Monotonic milliseconds, cached per turn; loop_now_update refreshes it. */
-uint64_t loop_now(loop_t *l);
+/* Monotonic milliseconds, read now (loop_now_update also keeps the value
+ * in the loop). */
 uint64_t loop_now_update(loop_t *l);
 uint64_t loop_clock_ms(void);
 
