@@ -1,6 +1,7 @@
 /* colname.c - see colname.h. */
 #include "colname.h"
 
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
@@ -9,6 +10,15 @@ static int is_word(unsigned char c)
 {
     return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
            (c >= '0' && c <= '9') || c == '_';
+}
+
+static int is_reserved(const char *name)
+{
+    static const char *const reserved[] = {"oid",  "tableoid", "xmin", "cmin",
+                                           "xmax", "cmax",     "ctid"};
+    for (size_t i = 0; i < sizeof reserved / sizeof *reserved; i++)
+        if (strcasecmp(name, reserved[i]) == 0) return 1;
+    return 0;
 }
 
 int colname_sanitize(const char *raw, size_t len, char *out, size_t outsz)
@@ -44,17 +54,15 @@ int colname_sanitize(const char *raw, size_t len, char *out, size_t outsz)
     while (e > b && out[e - 1] == '_') e--;
     memmove(out, out + b, e - b);
     out[e - b] = 0;
+    /* Keboola's sanitiser appends '_' to the names its backends reserve
+     * for system columns, so `oid` is stored as `oid_` */
+    if (is_reserved(out) && e - b + 1 < outsz) {
+        out[e - b] = '_';
+        out[e - b + 1] = 0;
+    }
     return 0;
 }
 
-static int is_reserved(const char *name)
-{
-    static const char *const reserved[] = {"oid",  "tableoid", "xmin", "cmin",
-                                           "xmax", "cmax",     "ctid"};
-    for (size_t i = 0; i < sizeof reserved / sizeof *reserved; i++)
-        if (strcasecmp(name, reserved[i]) == 0) return 1;
-    return 0;
-}
 
 typedef struct {
     const char *key;
@@ -69,13 +77,33 @@ static int by_key_then_index(const void *a, const void *b)
     return (x->index > y->index) - (x->index < y->index);
 }
 
-static void add(colname_issue *out, size_t max, long *count, size_t column,
-                size_t other, const char *message)
+/* Raw names are shown cut to this many bytes (a 1,000-byte name would
+ * drown the message). */
+#define SHOWN_NAME 60
+
+static void add(colname_issue *out, size_t max, long *count,
+                const char *const *raw, size_t column, size_t other,
+                const char *message)
 {
     if ((size_t)*count < max) {
-        out[*count].column = column;
-        out[*count].other = other;
-        out[*count].message = message;
+        colname_issue *e = &out[*count];
+        const char *name = raw[column - 1];
+        int len = (int)strlen(name), cut = len > SHOWN_NAME;
+        e->column = column;
+        e->other = other;
+        e->message = message;
+        if (!*name)
+            snprintf(e->text, sizeof e->text, "column %zu: %s", column, message);
+        else if (other)
+            snprintf(e->text, sizeof e->text,
+                     "column %zu \"%.*s%s\": same name as column %zu after "
+                     "sanitising (names are case-insensitive)",
+                     column, cut ? SHOWN_NAME : len, name, cut ? "..." : "",
+                     other);
+        else
+            snprintf(e->text, sizeof e->text, "column %zu \"%.*s%s\": %s",
+                     column, cut ? SHOWN_NAME : len, name, cut ? "..." : "",
+                     message);
     }
     (*count)++;
 }
@@ -114,18 +142,16 @@ long colname_check(const char *const *raw, const char *const *keboola,
 
     for (size_t i = 0; i < n; i++) {
         if (raw[i][0] == 0) {
-            add(out, max, &count, i + 1, 0, "empty column name");
+            add(out, max, &count, raw, i + 1, 0, "empty name");
         } else if (!webalize[i] && keboola[i][0] == 0) {
-            add(out, max, &count, i + 1, 0,
+            add(out, max, &count, raw, i + 1, 0,
                 "no letters or digits: the name sanitises to nothing");
         } else if (!webalize[i] && strlen(keboola[i]) > COLNAME_MAX) {
-            add(out, max, &count, i + 1, 0,
+            add(out, max, &count, raw, i + 1, 0,
                 "longer than 64 characters after sanitising");
-        } else if (!webalize[i] && is_reserved(keboola[i])) {
-            add(out, max, &count, i + 1, 0, "reserved system column name");
         }
         if (first_of[i])
-            add(out, max, &count, i + 1, first_of[i],
+            add(out, max, &count, raw, i + 1, first_of[i],
                 "same name as an earlier column after sanitising "
                 "(names are case-insensitive)");
     }

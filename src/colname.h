@@ -3,7 +3,8 @@
  * Keboola sanitises the names in a CSV header before matching them against
  * a table (keboola-storage-api.md, 3.6): every run of characters outside
  * [A-Za-z0-9_] becomes one '_', leading and trailing '_' go, and the result
- * must be 1..64 characters.  Non-ASCII names are transliterated by the
+ * must be 1..64 characters; the system column names oid, tableoid, xmin,
+ * cmin, xmax, cmax and ctid (any case) get a '_' appended (`oid_`).  Non-ASCII names are transliterated by the
  * server's iconv, which we cannot reproduce: they are flagged for the
  * `webalize/column-names` endpoint instead of being guessed.  Names are
  * unique case-insensitively.  Pure C. */
@@ -14,7 +15,7 @@
 #define COLNAME_MAX 64
 
 /* Writes the sanitised form of raw[0..len) to out (NUL-terminated, at most
- * outsz-1 bytes; outsz >= len + 1 never truncates).  Returns 1 when the name
+ * outsz-1 bytes; outsz >= len + 2 never truncates).  Returns 1 when the name
  * holds non-ASCII bytes: then `out` is the raw name unchanged and only the
  * server can say what it becomes. */
 int colname_sanitize(const char *raw, size_t len, char *out, size_t outsz);
@@ -23,13 +24,15 @@ int colname_sanitize(const char *raw, size_t len, char *out, size_t outsz);
 typedef struct colname_issue {
     size_t column;       /* 1-based position in the header */
     size_t other;        /* for a collision: the earlier column, else 0 */
-    const char *message; /* static text */
+    const char *message; /* static text: what is wrong */
+    /* the same, naming the column by position and raw name:
+     * `column 3 "a": same name as column 1 after sanitising ...` */
+    char text[200];
 } colname_issue;
 
 /* Checks a whole header: empty names, names that sanitise to nothing,
- * names longer than COLNAME_MAX after sanitising, reserved system names and
- * names that collide (case-insensitively, after sanitising) with an earlier
- * one.  `keboola[i]` are the sanitised names and `webalize[i]` the flags
+ * names longer than COLNAME_MAX after sanitising and names that collide
+ * (case-insensitively, after sanitising) with an earlier one.  `keboola[i]` are the sanitised names and `webalize[i]` the flags
  * colname_sanitize returned (names needing the server are only checked for
  * emptiness and exact duplicates).  Writes at most `max` issues in column
  * order and returns how many there are in total (-1 when out of memory). */

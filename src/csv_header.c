@@ -120,9 +120,9 @@ int csv_header_analyse(csv_header *h)
     if (!h->keboola || !h->webalize) return -1;
     for (size_t i = 0; i < n; i++) {
         size_t len = strlen(h->raw[i]);
-        if (!(h->keboola[i] = malloc(len + 1))) return -1;
+        if (!(h->keboola[i] = malloc(len + 2))) return -1;
         h->webalize[i] = (unsigned char)colname_sanitize(
-            h->raw[i], len, h->keboola[i], len + 1);
+            h->raw[i], len, h->keboola[i], len + 2);
     }
     h->issue_count =
         colname_check((const char *const *)h->raw,

@@ -73,13 +73,15 @@ void l_csv_push_header(lua_State *L, const csv_header *source,
     lua_newtable(L);
     for (long i = 0; i < names->issue_count && i < CSV_HEADER_ISSUES_MAX; i++) {
         const colname_issue *e = &names->issues[i];
-        lua_createtable(L, 0, 4);
+        lua_createtable(L, 0, 5);
         lua_pushinteger(L, (lua_Integer)e->column);
         lua_setfield(L, -2, "column");
         lua_pushstring(L, names->raw[e->column - 1]);
         lua_setfield(L, -2, "name");
-        lua_pushstring(L, e->message);
+        lua_pushstring(L, e->text);
         lua_setfield(L, -2, "message");
+        lua_pushstring(L, e->message);
+        lua_setfield(L, -2, "reason");
         if (e->other) {
             lua_pushinteger(L, (lua_Integer)e->other);
             lua_setfield(L, -2, "other");
@@ -188,8 +190,8 @@ static int l_sanitize(lua_State *L)
 {
     size_t len;
     const char *name = luaL_checklstring(L, 1, &len);
-    char *out = lua_newuserdatauv(L, len + 1, 0);
-    int webalize = colname_sanitize(name, len, out, len + 1);
+    char *out = lua_newuserdatauv(L, len + 2, 0);
+    int webalize = colname_sanitize(name, len, out, len + 2);
     lua_pushstring(L, out);
     lua_pushboolean(L, webalize);
     return 2;
