@@ -23,7 +23,6 @@
 #include "log.h"
 #include "modules.h"
 #include "runtime.h"
-#include "tune.h"
 
 #ifndef KBSYNCD_SCRIPTS_DIR
 #define KBSYNCD_SCRIPTS_DIR "/usr/local/share/kbsyncd/lua"
@@ -136,7 +135,6 @@ static void main_done(runtime_t *rt, int ok, lua_State *co, void *ud)
 
 int main(int argc, char **argv)
 {
-    tune_process(argc, argv); /* may execute this binary again, tuned */
     const char *scripts_flag = NULL;
     const char **args = calloc((size_t)argc + 1, sizeof *args);
     int n = 0;
