@@ -71,4 +71,4 @@ except Exception:
 t.ok(rc == 143, f"second TERM exits at once with 143 (got {rc})")
 t.ok(time.monotonic() - t0 < 10, "well before the 60 s grace time")
 t.ok(len(d.log_lines("forced_exit", "WARN")) == 1, "forced_exit logged")
-t.done()
+raise SystemExit(t.done())

@@ -76,8 +76,12 @@ p = subprocess.Popen(d.argv("once"), env=d.env(), stdout=subprocess.PIPE, stderr
 on_exit(lambda: p.poll() is None and p.kill())
 t.ok(wait_until(lambda: d.log().count("file_uploaded") >= 5, 60, interval=0.01),
      "once is loading the queue one file at a time", d.tail())
-loaded = {ln.split("file=")[1].split()[0] for ln in d.log().splitlines() if " file_uploaded " in ln}
+uploaded = {ln.split("file=")[1].split()[0] for ln in d.log().splitlines() if " file_uploaded " in ln}
+loaded = [n for n in names if n in uploaded]   # file= is the upload's name
 later = [n for n in names if n not in loaded][2:]   # not yet started
+t.diag(f"uploaded from queue/ before the swap: {loaded}")
+t.ok(len(later) >= 5, f"files still queued when swapped: {len(later)} of {len(names)}",
+     f"{sorted(loaded)}\n{d.tail()}")
 for i, n in enumerate(later):
     tmp = d.path("queue/.swap-tmp")
     if i % 2:
@@ -93,8 +97,11 @@ except subprocess.TimeoutExpired:
     out, rc = p.communicate()[0], None
 t.ok(rc is not None, "once ends: a FIFO swapped in after the scan does not block the daemon",
      d.tail(15))
-leaked = [tid for tid in rig.tables() if tid.startswith("in.c-queue.") and
-          any("OUTSIDE" in c for row in (rig.table_rows(tid) or []) for c in row)]
+queue_tables = [tid for tid in rig.tables() if tid.startswith("in.c-queue.")]
+t.ok(loaded and all(f"in.c-queue.{n[:-4]}" in queue_tables for n in loaded),
+     f"the files uploaded before the swap are tables ({len(queue_tables)} queue tables)", queue_tables)
+leaked = [tid for tid in queue_tables
+          if any("OUTSIDE" in c for row in (rig.table_rows(tid) or []) for c in row)]
 t.ok(not leaked, "a symlink swapped in after the scan is not followed: nothing outside uploaded",
      f"{leaked}\n" + "\n".join(ln for ln in d.log().splitlines() if "queue/" in ln and
                                  ("skipped" in ln or "ERROR" in ln or "WARN" in ln))[-2000:])
