@@ -1,5 +1,6 @@
 /* l_fs.c - host.fs: the few file-system calls the Lua side needs (state,
- * spool, config).  Bulk data never passes through here. */
+ * spool, config) and the lock that keeps one daemon per state folder.
+ * Bulk data never passes through here. */
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
@@ -9,7 +10,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/file.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "modules.h"
@@ -245,13 +248,171 @@ static int l_join(lua_State *L)
     return 1;
 }
 
+/* ---- the instance lock ------------------------------------------------------
+ *
+ * flock(2) on a file in state_dir, with the holder's pid written in it for
+ * people and for `status`.  The kernel drops the lock when its holder dies,
+ * however it dies, so a file left by a killed process never blocks; and
+ * flock locks belong to the open file description, so a second fs.lock()
+ * in the same process is refused like any other. */
+
+#define LOCK_META "host.fs.lock"
+
+typedef struct {
+    int fd; /* -1 once released */
+} fslock_t;
+
+static int fail2(lua_State *L, const char *what, const char *path)
+{
+    int e = errno;
+    lua_pushnil(L);
+    lua_pushfstring(L, "%s %s: %s", what, path, strerror(e));
+    return 2;
+}
+
+/* The pid a holder wrote, or 0 when there is none to read. */
+static long read_pid(int fd)
+{
+    char buf[32];
+    ssize_t n = pread(fd, buf, sizeof buf - 1, 0);
+    if (n <= 0) return 0;
+    buf[n] = 0;
+    char *end;
+    errno = 0;
+    long pid = strtol(buf, &end, 10);
+    if (errno || end == buf || (*end && *end != '\n') || pid <= 0) return 0;
+    return pid;
+}
+
+/* fs.lock_holder() probes with a shared lock held for microseconds; a
+ * lock attempt that meets such a probe must not report a holder that is
+ * not there, so a refused attempt is retried a few times, 2 ms apart
+ * (about 20 ms in all, and only when the lock is taken). */
+static int take_lock(int fd)
+{
+    for (int i = 0;; i++) {
+        if (flock(fd, LOCK_EX | LOCK_NB) == 0) return 0;
+        if (errno != EWOULDBLOCK || i == 9) return -1;
+        struct timespec ts = {0, 2 * 1000 * 1000};
+        nanosleep(&ts, NULL);
+    }
+}
+
+static void lock_release(fslock_t *lk)
+{
+    if (lk->fd < 0) return;
+    flock(lk->fd, LOCK_UN);
+    close(lk->fd);
+    lk->fd = -1;
+}
+
+/* fs.lock(path) -> lock | nil, "locked", holder_pid | nil, err */
+static int l_lock(lua_State *L)
+{
+    const char *path = luaL_checkstring(L, 1);
+    /* Released first: a memory error below leaves no descriptor open. */
+    fslock_t *lk = lua_newuserdatauv(L, sizeof *lk, 0);
+    lk->fd = -1;
+    luaL_setmetatable(L, LOCK_META);
+    int fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0644);
+    if (fd < 0) return fail2(L, "lock", path);
+    if (take_lock(fd) < 0) {
+        int e = errno;
+        if (e == EWOULDBLOCK) {
+            long pid = read_pid(fd);
+            close(fd);
+            lua_pushnil(L);
+            lua_pushliteral(L, "locked");
+            if (pid > 0) lua_pushinteger(L, pid);
+            else lua_pushnil(L);
+            return 3;
+        }
+        close(fd);
+        errno = e;
+        return fail2(L, "lock", path);
+    }
+    lk->fd = fd;
+    /* The pid is for people: a full disk that keeps it from being written
+     * must not cost the lock itself (holders then show no pid). */
+    char buf[32];
+    int n = snprintf(buf, sizeof buf, "%ld\n", (long)getpid());
+    if (ftruncate(fd, 0) == 0) {
+        ssize_t w = pwrite(fd, buf, (size_t)n, 0);
+        (void)w;
+    }
+    return 1;
+}
+
+/* fs.lock_holder(path) -> pid | true (held, no pid readable) | nil */
+static int l_lock_holder(lua_State *L)
+{
+    const char *path = luaL_checkstring(L, 1);
+    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    if (fd < 0) {
+        if (errno == ENOENT) {
+            lua_pushnil(L);
+            return 1;
+        }
+        return fail2(L, "open", path);
+    }
+    /* A separate open file description: refused exactly while a holder
+     * (this process included) has the exclusive lock. */
+    if (flock(fd, LOCK_SH | LOCK_NB) == 0) {
+        flock(fd, LOCK_UN);
+        close(fd);
+        lua_pushnil(L);
+        return 1;
+    }
+    if (errno != EWOULDBLOCK) {
+        int e = errno;
+        close(fd);
+        errno = e;
+        return fail2(L, "lock", path);
+    }
+    long pid = read_pid(fd);
+    close(fd);
+    if (pid > 0) lua_pushinteger(L, pid);
+    else lua_pushboolean(L, 1);
+    return 1;
+}
+
+/* lk:unlock(): releases and closes; the file stays.  Idempotent, and
+ * shared with __gc and __close. */
+static int l_unlock(lua_State *L)
+{
+    lock_release(luaL_checkudata(L, 1, LOCK_META));
+    return 0;
+}
+
+static int l_lock_tostring(lua_State *L)
+{
+    fslock_t *lk = luaL_checkudata(L, 1, LOCK_META);
+    lua_pushstring(L, lk->fd >= 0 ? "host.fs.lock (held)" : "host.fs.lock (released)");
+    return 1;
+}
+
+static void lock_meta(lua_State *L)
+{
+    static const luaL_Reg metamethods[] = {{"__gc", l_unlock}, {"__close", l_unlock},
+                                           {"__tostring", l_lock_tostring}, {"__index", NULL},
+                                           {NULL, NULL}};
+    static const luaL_Reg methods[] = {{"unlock", l_unlock}, {NULL, NULL}};
+    luaL_newmetatable(L, LOCK_META);
+    luaL_setfuncs(L, metamethods, 0);
+    luaL_newlib(L, methods);
+    lua_setfield(L, -2, "__index");
+    lua_pop(L, 1);
+}
+
 int luaopen_host_fs(lua_State *L)
 {
     static const luaL_Reg fns[] = {
         {"stat", l_stat},       {"read", l_read},         {"write_atomic", l_write_atomic},
         {"mkdir_p", l_mkdir_p}, {"remove", l_remove},     {"rename", l_rename},
         {"list", l_list},       {"realpath", l_realpath}, {"dirname", l_dirname},
-        {"basename", l_basename}, {"join", l_join},       {NULL, NULL}};
+        {"basename", l_basename}, {"join", l_join},       {"lock", l_lock},
+        {"lock_holder", l_lock_holder}, {NULL, NULL}};
+    lock_meta(L);
     luaL_newlib(L, fns);
     return 1;
 }
