@@ -80,6 +80,17 @@ local st, _, body = http.request { method = "PUT", url = base .. "/echo", body_f
 t.is(st, 200, "PUT from a file range answered")
 local n, crc, method = body:match("^(%d+) (%x+) (%u+)$")
 t.is(tonumber(n), 500000, "the server received exactly the range length")
+-- CRC-32 (zlib's) of what the range holds: bytes 10 .. 500009, i.e. the
+-- 10-byte pattern 50,000 times; a shifted or corrupted range differs.
+local function crc32(s)
+  local c = 0xFFFFFFFF
+  for i = 1, #s do
+    c = c ~ s:byte(i)
+    for _ = 1, 8 do c = (c >> 1) ~ (0xEDB88320 & -(c & 1)) end
+  end
+  return string.format("%08x", c ~ 0xFFFFFFFF)
+end
+t.is(crc, crc32(string.rep("0123456789", 50000)), "the server received exactly the range's bytes")
 t.is(method, "PUT", "method kept")
 st, _, body = http.request { method = "POST", url = base .. "/echo", body = "hello" }
 t.is(body and body:match("^(%d+)"), "5", "POST body from memory")
