@@ -151,10 +151,24 @@ t.ok(r.returncode == 0 and rig.table_rows("in.c-sec.a") == [["id", "val"], ["1",
      "once at trace level synced the folder", r.stdout[-1000:] + d.tail())
 run(d.argv("status"), env=d.env())
 run(d.argv("status", "--json"), env=d.env())
-run(d.argv("once", *trace), env=d.env(KBC_STORAGE_API_TOKEN=BAD_TOKEN))        # 401
-run(d.argv("check", *trace), env=d.env(KBC_STORAGE_API_TOKEN=BAD_TOKEN))
-run(d.argv("check", *trace), env=dict(d.env(), KBC_STORAGE_API_HOST="http://127.0.0.1:9"))
-run(d.argv("once", *trace), env=d.env(KBC_STORAGE_API_HOST=https_host))       # TLS failure
+# The error paths: each must really fail the way it is meant to, or the
+# leak check below would look at output that never took that path.
+error_paths = [
+    ("once with a rejected token", d.argv("once", *trace), d.env(KBC_STORAGE_API_TOKEN=BAD_TOKEN),
+     r"token_rejected"),
+    ("check with a rejected token", d.argv("check", *trace), d.env(KBC_STORAGE_API_TOKEN=BAD_TOKEN),
+     r"token_rejected|401"),
+    ("check against an unreachable host", d.argv("check", *trace),
+     dict(d.env(), KBC_STORAGE_API_HOST="http://127.0.0.1:9"), r"[Cc]onnect|unreachable"),
+    ("once against a certificate it cannot verify", d.argv("once", *trace),
+     d.env(KBC_STORAGE_API_HOST=https_host), r"SSL|TLS|certificate"),
+]
+for what, argv, env, sign in error_paths:
+    log_before = len(d.log())
+    r = run(argv, env=env)
+    said = r.stdout + r.stderr + d.log()[log_before:]
+    t.ok(r.returncode != 0 and re.search(sign, said),
+         f"{what}: fails (exit {r.returncode}) and says so (/{sign}/)", said[-1500:])
 run(d.argv("inspect", d.path("sec/a.csv")), env=d.env())
 # a run that is stopped: TERM while running
 import resource  # noqa: E402
@@ -228,7 +242,8 @@ if shutil.which("strace"):
          "".join(execs[:10]))
     t.ok(not os.path.exists("/tmp/kbsyncd-pwned"), "$(touch ...) in a file name did nothing")
 else:
-    t.ok(True, "no execve # SKIP strace is not installed (apt-get install strace)")
+    t.skip("no execve: one execve (the daemon), no shell, no program",
+           "strace is not installed (apt-get install strace)")
 
 # -- the container runs as non-root ----------------------------------------------------
 with open(os.path.join(ROOT, "Dockerfile")) as f:
