@@ -2,6 +2,7 @@
 #include "http.h"
 
 #include <errno.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -223,7 +224,7 @@ http_req_t *http_req_new(http_t *h)
         free(r);
         return NULL;
     }
-    r->max_body = 16u * 1024 * 1024;
+    r->max_body = SIZE_MAX; /* no cap unless the caller sets one */
     CURL *e = r->easy;
     curl_easy_setopt(e, CURLOPT_PRIVATE, r);
     curl_easy_setopt(e, CURLOPT_ERRORBUFFER, r->errbuf);

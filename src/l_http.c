@@ -1,6 +1,10 @@
 /* l_http.c - host.http.request: one HTTP exchange, yielding the task until
  * libcurl finishes it.  Request bodies stream from files; response bodies
- * are capped in memory or go to a file.  See docs/lua-api.md. */
+ * are capped in memory or go to a file.  See docs/lua-api.md.
+ *
+ * No defaults live here: every limit (timeouts, stall time, body cap, CA
+ * file) comes with the request, and one that is not passed is not set, so
+ * libcurl's own behaviour applies.  The values are lua/defaults.lua's. */
 #include <curl/curl.h>
 #include <errno.h>
 #include <lauxlib.h>
@@ -16,14 +20,6 @@
 
 static http_t *the_http;
 
-/* Defaults set by the daemon from config `http` (host.http.configure). */
-static struct {
-    long connect_timeout_ms, timeout_ms, low_speed_time_s;
-    size_t max_body;
-    char *ca_bundle;
-    char *user_agent;
-} defaults = {10000, 120000, 120, 16u * 1024 * 1024, NULL, NULL};
-
 /* One driver for the process, made on first use: every runtime runs on
  * the same loop, so a reload keeps it. */
 static http_t *driver(lua_State *L)
@@ -36,9 +32,6 @@ void host_http_shutdown(void)
 {
     http_free(the_http);
     the_http = NULL;
-    free(defaults.ca_bundle);
-    free(defaults.user_agent);
-    defaults.ca_bundle = defaults.user_agent = NULL;
 }
 
 typedef struct pending {
@@ -110,20 +103,94 @@ static void on_done(http_req_t *r, void *ud)
     task_wake(p->task, push_result, p);
 }
 
-static const char *opt_string(lua_State *L, int idx, const char *key)
+/* Options are read and checked before anything is allocated, so a bad
+ * one raises without leaving a transfer behind. */
+static const char *opt_string(lua_State *L, const char *key)
 {
-    lua_getfield(L, idx, key);
-    const char *s = lua_isnil(L, -1) ? NULL : luaL_checkstring(L, -1);
+    lua_getfield(L, 1, key);
+    if (!lua_isnil(L, -1) && lua_type(L, -1) != LUA_TSTRING)
+        luaL_error(L, "host.http.request: %s must be a string", key);
+    const char *s = lua_tostring(L, -1);
     lua_pop(L, 1); /* the string stays alive: the options table holds it */
     return s;
 }
 
-static lua_Integer opt_int(lua_State *L, int idx, const char *key, lua_Integer dflt)
+/* A count (ms, s, bytes) >= 0, or -1 when the caller did not pass it. */
+static lua_Integer opt_count(lua_State *L, const char *key)
 {
-    lua_getfield(L, idx, key);
-    lua_Integer v = lua_isnil(L, -1) ? dflt : luaL_checkinteger(L, -1);
+    lua_getfield(L, 1, key);
+    lua_Integer v = -1;
+    if (!lua_isnil(L, -1)) {
+        int isint;
+        v = lua_tointegerx(L, -1, &isint);
+        if (!isint || v < 0) luaL_error(L, "host.http.request: %s must be an integer >= 0", key);
+    }
     lua_pop(L, 1);
     return v;
+}
+
+typedef struct request_opts {
+    const char *url, *method, *body, *body_file, *resp_file, *sigv4, *userpwd, *ca;
+    size_t body_len;
+    lua_Integer body_offset, body_length, max_body;
+    lua_Integer timeout_ms, connect_timeout_ms, low_speed_time_s;
+} request_opts;
+
+static void read_opts(lua_State *L, request_opts *o)
+{
+    o->url = opt_string(L, "url");
+    if (!o->url) luaL_argerror(L, 1, "url is required");
+    o->method = opt_string(L, "method");
+    if (!o->method) o->method = "GET";
+    lua_getfield(L, 1, "body");
+    if (!lua_isnil(L, -1) && lua_type(L, -1) != LUA_TSTRING)
+        luaL_error(L, "host.http.request: body must be a string");
+    o->body = lua_tolstring(L, -1, &o->body_len);
+    lua_pop(L, 1);
+    o->body_file = opt_string(L, "body_file");
+    o->body_offset = opt_count(L, "body_offset");   /* -1: from the start */
+    o->body_length = opt_count(L, "body_length");   /* -1: to the end */
+    o->resp_file = opt_string(L, "response_file");
+    o->max_body = opt_count(L, "max_body");         /* -1: no cap */
+    o->timeout_ms = opt_count(L, "timeout_ms");
+    o->connect_timeout_ms = opt_count(L, "connect_timeout_ms");
+    o->low_speed_time_s = opt_count(L, "low_speed_time_s");
+    o->sigv4 = opt_string(L, "aws_sigv4");
+    o->userpwd = opt_string(L, "userpwd");
+    o->ca = opt_string(L, "ca_bundle");
+    lua_getfield(L, 1, "headers");
+    if (!lua_isnil(L, -1) && !lua_istable(L, -1))
+        luaL_error(L, "host.http.request: headers must be a table");
+    if (lua_istable(L, -1)) {
+        lua_pushnil(L);
+        while (lua_next(L, -2)) {
+            int vt = lua_type(L, -1);
+            if (lua_type(L, -2) != LUA_TSTRING || (vt != LUA_TSTRING && vt != LUA_TNUMBER))
+                luaL_error(L, "host.http.request: headers must map names to strings or numbers");
+            lua_pop(L, 1);
+        }
+    }
+    lua_pop(L, 1);
+}
+
+/* headers = {Name = value}, checked by read_opts: nothing here raises
+ * once the transfer exists. */
+static void add_headers(lua_State *L, http_req_t *r)
+{
+    lua_getfield(L, 1, "headers");
+    if (lua_istable(L, -1)) {
+        lua_pushnil(L);
+        while (lua_next(L, -2)) {
+            const char *name = lua_tostring(L, -2);  /* a string: never converted */
+            const char *value = lua_tostring(L, -1); /* a number becomes text in place */
+            /* "Name;" is curl's way to send a header with an empty value */
+            if (*value) lua_pushfstring(L, "%s: %s", name, value);
+            else lua_pushfstring(L, "%s;", name);
+            http_req_add_header(r, lua_tostring(L, -1));
+            lua_pop(L, 2);
+        }
+    }
+    lua_pop(L, 1);
 }
 
 static int fail_now(lua_State *L, http_req_t *r, const char *msg)
@@ -138,72 +205,45 @@ static int l_request(lua_State *L)
 {
     luaL_checktype(L, 1, LUA_TTABLE);
     task_t *t = task_check(L);
-    const char *url = opt_string(L, 1, "url");
-    if (!url) return luaL_argerror(L, 1, "url is required");
-    const char *method = opt_string(L, 1, "method");
-    if (!method) method = "GET";
+    request_opts o;
+    read_opts(L, &o);
 
     http_req_t *r = http_req_new(driver(L));
     if (!r) return luaL_error(L, "out of memory");
     CURL *e = http_req_easy(r);
-    curl_easy_setopt(e, CURLOPT_URL, url);
-    if (strcmp(method, "HEAD") == 0) curl_easy_setopt(e, CURLOPT_NOBODY, 1L);
+    curl_easy_setopt(e, CURLOPT_URL, o.url);
+    if (strcmp(o.method, "HEAD") == 0) curl_easy_setopt(e, CURLOPT_NOBODY, 1L);
+    add_headers(L, r);
 
-    lua_getfield(L, 1, "headers");
-    if (lua_istable(L, -1)) {
-        lua_pushnil(L);
-        while (lua_next(L, -2)) {
-            if (lua_type(L, -2) == LUA_TSTRING) {
-                const char *name = lua_tostring(L, -2);
-                const char *value = luaL_tolstring(L, -1, NULL); /* pushed */
-                /* "Name;" is curl's way to send a header with an empty value */
-                if (*value) lua_pushfstring(L, "%s: %s", name, value);
-                else lua_pushfstring(L, "%s;", name);
-                http_req_add_header(r, lua_tostring(L, -1));
-                lua_pop(L, 2);
-            }
-            lua_pop(L, 1);
-        }
-    }
-    lua_pop(L, 1);
-    if (defaults.user_agent) curl_easy_setopt(e, CURLOPT_USERAGENT, defaults.user_agent);
-
-    size_t blen;
-    lua_getfield(L, 1, "body");
-    const char *body = lua_isnil(L, -1) ? NULL : luaL_checklstring(L, -1, &blen);
-    lua_pop(L, 1);
-    const char *body_file = opt_string(L, 1, "body_file");
-    if (body) {
-        http_req_body_memory(r, method, body, blen);
-    } else if (body_file) {
-        lua_Integer off = opt_int(L, 1, "body_offset", 0);
-        lua_Integer len = opt_int(L, 1, "body_length", -1);
-        if (http_req_body_file(r, method, body_file, (uint64_t)off, (int64_t)len) < 0) {
-            lua_pushfstring(L, "file: %s: %s", body_file, strerror(errno));
+    if (o.body) {
+        http_req_body_memory(r, o.method, o.body, o.body_len);
+    } else if (o.body_file) {
+        if (http_req_body_file(r, o.method, o.body_file,
+                               o.body_offset < 0 ? 0 : (uint64_t)o.body_offset,
+                               o.body_length < 0 ? -1 : (int64_t)o.body_length) < 0) {
+            lua_pushfstring(L, "file: %s: %s", o.body_file, strerror(errno));
             return fail_now(L, r, lua_tostring(L, -1));
         }
-    } else if (strcmp(method, "GET") != 0 && strcmp(method, "HEAD") != 0) {
-        http_req_body_memory(r, method, "", 0);
+    } else if (strcmp(o.method, "GET") != 0 && strcmp(o.method, "HEAD") != 0) {
+        http_req_body_memory(r, o.method, "", 0);
     }
 
-    const char *resp_file = opt_string(L, 1, "response_file");
-    if (resp_file && http_req_response_file(r, resp_file) < 0) {
-        lua_pushfstring(L, "file: %s: %s", resp_file, strerror(errno));
+    if (o.resp_file && http_req_response_file(r, o.resp_file) < 0) {
+        lua_pushfstring(L, "file: %s: %s", o.resp_file, strerror(errno));
         return fail_now(L, r, lua_tostring(L, -1));
     }
-    http_req_max_body(r, (size_t)opt_int(L, 1, "max_body", (lua_Integer)defaults.max_body));
-    curl_easy_setopt(e, CURLOPT_TIMEOUT_MS, (long)opt_int(L, 1, "timeout_ms", defaults.timeout_ms));
-    curl_easy_setopt(e, CURLOPT_CONNECTTIMEOUT_MS,
-                     (long)opt_int(L, 1, "connect_timeout_ms", defaults.connect_timeout_ms));
-    curl_easy_setopt(e, CURLOPT_LOW_SPEED_LIMIT, 1L);
-    curl_easy_setopt(e, CURLOPT_LOW_SPEED_TIME, (long)opt_int(L, 1, "low_speed_time_s", defaults.low_speed_time_s));
-    const char *sigv4 = opt_string(L, 1, "aws_sigv4");
-    const char *userpwd = opt_string(L, 1, "userpwd");
-    if (sigv4) http_req_aws_sigv4(r, sigv4, userpwd);
-    else if (userpwd) curl_easy_setopt(e, CURLOPT_USERPWD, userpwd);
-    const char *ca = opt_string(L, 1, "ca_bundle");
-    if (!ca) ca = defaults.ca_bundle;
-    if (ca) curl_easy_setopt(e, CURLOPT_CAINFO, ca);
+    /* Each limit only when given: libcurl's own behaviour otherwise. */
+    if (o.max_body >= 0) http_req_max_body(r, (size_t)o.max_body);
+    if (o.timeout_ms >= 0) curl_easy_setopt(e, CURLOPT_TIMEOUT_MS, (long)o.timeout_ms);
+    if (o.connect_timeout_ms >= 0)
+        curl_easy_setopt(e, CURLOPT_CONNECTTIMEOUT_MS, (long)o.connect_timeout_ms);
+    if (o.low_speed_time_s >= 0) {
+        curl_easy_setopt(e, CURLOPT_LOW_SPEED_LIMIT, 1L);
+        curl_easy_setopt(e, CURLOPT_LOW_SPEED_TIME, (long)o.low_speed_time_s);
+    }
+    if (o.sigv4) http_req_aws_sigv4(r, o.sigv4, o.userpwd);
+    else if (o.userpwd) curl_easy_setopt(e, CURLOPT_USERPWD, o.userpwd);
+    if (o.ca && *o.ca) curl_easy_setopt(e, CURLOPT_CAINFO, o.ca);
 
     pending_t *p = malloc(sizeof *p);
     if (!p) return fail_now(L, r, "invalid: out of memory");
@@ -215,26 +255,6 @@ static int l_request(lua_State *L)
     }
     task_set_cancel(t, pending_cancel, p);
     return task_suspend(L);
-}
-
-/* configure{connect_timeout_ms, timeout_ms, low_speed_time_s, max_body,
- * ca_bundle, user_agent}: defaults for every later request. */
-static int l_configure(lua_State *L)
-{
-    luaL_checktype(L, 1, LUA_TTABLE);
-    defaults.connect_timeout_ms = (long)opt_int(L, 1, "connect_timeout_ms", defaults.connect_timeout_ms);
-    defaults.timeout_ms = (long)opt_int(L, 1, "timeout_ms", defaults.timeout_ms);
-    defaults.low_speed_time_s = (long)opt_int(L, 1, "low_speed_time_s", defaults.low_speed_time_s);
-    defaults.max_body = (size_t)opt_int(L, 1, "max_body", (lua_Integer)defaults.max_body);
-    const char *ca = opt_string(L, 1, "ca_bundle");
-    free(defaults.ca_bundle);
-    defaults.ca_bundle = ca && *ca ? strdup(ca) : NULL;
-    const char *ua = opt_string(L, 1, "user_agent");
-    if (ua) {
-        free(defaults.user_agent);
-        defaults.user_agent = strdup(ua);
-    }
-    return 0;
 }
 
 static int l_async_dns(lua_State *L)
@@ -252,7 +272,6 @@ static int l_curl_version(lua_State *L)
 int luaopen_host_http(lua_State *L)
 {
     static const luaL_Reg fns[] = {{"request", l_request},
-                                   {"configure", l_configure},
                                    {"async_dns", l_async_dns},
                                    {"curl_version", l_curl_version},
                                    {NULL, NULL}};

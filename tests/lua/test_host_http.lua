@@ -102,6 +102,29 @@ t.ok(st == 200 and body == "" and fs.stat(out).size == 300000, "response body wr
 local r, err = http.request { url = base .. "/big?bytes=300000", max_body = 1000 }
 t.ok(r == nil and err:match("^body_too_large:"), "over max_body -> body_too_large")
 
+-- No limit is set unless passed (the defaults live in lua/defaults.lua):
+-- a body over 16 MiB comes back whole without max_body, and a stalled
+-- server is given up after low_speed_time_s with no timeout_ms at all.
+st, _, body = http.request { url = base .. "/big?bytes=17000000" }
+t.ok(st == 200 and #body == 17000000, "without max_body the body is not capped (17 MB)")
+t0 = timer.now()
+r, err = http.request { url = base .. "/hang", low_speed_time_s = 1 }
+t.ok(r == nil and err:match("^timeout:") and timer.now() - t0 < 5000,
+  "low_speed_time_s alone ends a stalled transfer: " .. tostring(err))
+for _, case in ipairs {
+  { { url = base, timeout_ms = -1 }, "timeout_ms must be an integer >= 0" },
+  { { url = base, connect_timeout_ms = 1.5 }, "connect_timeout_ms must be an integer >= 0" },
+  { { url = base, max_body = "big" }, "max_body must be an integer >= 0" },
+  { { url = base, ca_bundle = {} }, "ca_bundle must be a string" },
+  { { url = base, headers = { ["X-On"] = true } }, "headers must map names to strings or numbers" },
+} do
+  local okr, e = pcall(http.request, case[1])
+  t.ok(not okr and tostring(e):find(case[2], 1, true), "bad option raises: " .. case[2], e)
+end
+st, _, body = http.request { method = "POST", url = base .. "/echo", body = "12345",
+  headers = { ["X-Number"] = 7, ["X-Empty"] = "" } }
+t.is(st, 200, "a request with a number and an empty header value goes through")
+
 -- Connection refused and a malformed URL.
 r, err = http.request { url = "http://127.0.0.1:1/", timeout_ms = 2000 }
 t.ok(r == nil and err:match("^connect:"), "refused -> connect error: " .. tostring(err))
