@@ -13,9 +13,9 @@ local cjson = require "cjson"
 
 local M = {}
 
--- The repository root, from this file's own path (tests/lua/...).
+-- The repository root, from this file's own path (tests/lua/helpers/...).
 local here = debug.getinfo(1, "S").source:gsub("^@", ""):match("^(.*)/[^/]*$") or "."
-M.root = here .. "/../.."
+M.root = here .. "/../../.."
 
 local Rig = {}
 Rig.__index = Rig
