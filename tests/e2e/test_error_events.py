@@ -4,6 +4,7 @@ each produced for real against the gcp rig:
 
 - `table_name_invalid` / `bucket_name_invalid`: names with no usable
   character; nothing is created for them, other files load;
+- `webalize_failed`: a header name Keboola's webalize refuses;
 - `bucket_failed`: a token without the right to create buckets;
 - `keboola_unreachable`: `once` ends with exit 1 (ERROR), `run` keeps
   retrying (WARN) and stops cleanly on TERM;
@@ -50,6 +51,24 @@ def names_invalid(t, rig):
          "names: nothing is created for the invalid names", (sorted(rig.buckets()), sorted(rig.tables())))
     rc, _ = d.stop()
     t.ok(rc == 0, "names: TERM exits 0", d.tail())
+
+
+def webalize_refused(t, rig):
+    # Staging cannot transliterate a non-ASCII name, so Keboola's webalize is
+    # asked; a name that ends up as a system column is refused by it.
+    d = Daemon(rig, settle_ms=100)
+    d.write("webal/bad.csv", "id,\u010dtid\n1,x\n")
+    d.write("webal/good.csv", "id\n1\n")
+    d.start()
+    t.ok(d.wait_log("webalize_failed", level="ERROR", timeout=30),
+         "webalize: a name Keboola cannot convert is an ERROR webalize_failed", d.tail())
+    line = (d.log_lines("webalize_failed") or [""])[0]
+    t.ok("file=webal/bad.csv" in line and "action=" in line, "webalize: the ERROR names the file and what to do", line)
+    t.ok(wait_until(lambda: rig.table_rows("in.c-webal.good") == [["id"], ["1"]], 30)
+         and "in.c-webal.bad" not in rig.tables(),
+         "webalize: the other file loads, the refused one makes no table", sorted(rig.tables()))
+    rc, _ = d.stop()
+    t.ok(rc == 0, "webalize: TERM exits 0", d.tail())
 
 
 def bucket_refused(t, rig):
@@ -163,7 +182,7 @@ def reload_ignored(t, rig):
 def main():
     t = Tap()
     rig = Rig("gcp")
-    for part in (names_invalid, bucket_refused, unreachable, overflow, credentials_refused, reload_ignored):
+    for part in (names_invalid, webalize_refused, bucket_refused, unreachable, overflow, credentials_refused, reload_ignored):
         try:
             part(t, rig)
         except Exception as exc:  # a crash of one part is a failure, the others still run
