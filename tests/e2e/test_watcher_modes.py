@@ -4,7 +4,8 @@
 - `watcher = "poll"` with `poll_interval_ms`: the daemon says it polls, and
   a change made after the start is picked up and loaded;
 - the watched folder moved away while the daemon runs on inotify:
-  `watch_fallback` (WARN, with the reason), the daemon keeps running and,
+  `watch_fallback` (WARN, with the reason) and `scan_failed` (ERROR) for the
+  rescan that finds nothing; the daemon keeps running and,
   once the folder is back, a change in it is loaded by polling;
 - `watch_dir` missing at start: `watch_dir_missing` (ERROR) and exit code 2."""
 import os
@@ -50,6 +51,10 @@ def fallback(t, rig):
          "fallback: the watched folder moved away gives watch_fallback WARN", d.tail())
     line = (d.log_lines("watch_fallback") or [""])[0]
     t.ok("reason=" in line and "action=" in line, "fallback: the WARN gives the reason and an action", line)
+    # The rescan that follows finds no folder to list.
+    t.ok(d.wait_log("scan_failed", level="ERROR", timeout=20)
+         and f"dir={d.watch}" in d.log_lines("scan_failed")[0] and "action=" in d.log_lines("scan_failed")[0],
+         "fallback: the folder gone, the rescan is an ERROR scan_failed naming it", d.tail())
     t.ok(d.proc.poll() is None, "fallback: the daemon keeps running", d.tail())
     os.rename(aside, d.watch)
     d.write("moved/a.csv", "id\n1\n2\n", atomic=True)
