@@ -42,6 +42,9 @@ UNTESTABLE = {
     "watch_poll_timer": "out of memory while arming the poll timer; cannot be provoked",
     "watch_read_failed": "read() on a healthy inotify descriptor does not fail; nothing in userspace "
                          "makes it",
+    "gcs_session_restart": "needs a GCS resumable session lost in mid-upload (404/410 on a chunk); "
+                           "the gcp rig's emulator keeps sessions for its lifetime and has no fault "
+                           "kind that answers 404/410",
     "dns_blocking": "logged only when libcurl resolves synchronously; the libcurl of this machine "
                     "(Debian's) has the threaded resolver",
 }
