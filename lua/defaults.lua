@@ -34,6 +34,8 @@ return {
                        doc = "on TERM, how long running loads may finish" },
   auth_recheck_s   = { type = "integer", default = 60, min = 1,
                        doc = "while the token is refused, how often it is checked again" },
+  once_timeout_s   = { type = "integer", default = 120, min = 1,
+                       doc = "`once`: how long Keboola or the file storage may stay unreachable before it gives up" },
   sniff_bytes      = { type = "integer", default = 1 * MB, min = 4096,
                        doc = "sample size for dialect detection" },
   stage_step_bytes = { type = "integer", default = 8 * MB, min = 65536,
@@ -76,6 +78,8 @@ return {
   retry = { section = {
     base_ms      = { type = "integer", default = 1000, min = 1 },
     cap_ms       = { type = "integer", default = 300000, min = 1 },
+    max_retry_after_s = { type = "integer", default = 900, min = 0,
+                     doc = "longest wait a server's Retry-After may ask for" },
     max_attempts = { type = "integer", optional = true, min = 1,
                      doc = "nil = retry forever (the daemon); CLI commands use a few" },
   } },

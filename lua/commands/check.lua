@@ -59,8 +59,69 @@ function M.run(cfg, o)
     fail("watch_dir " .. cfg.watch_dir .. " does not exist: create it or fix watch_dir")
     return EXIT.usage
   end
+  local refused, rc = M.check_folders(cfg, client, info)
+  if rc then return rc end
+  if refused > 0 then
+    fail(string.format("the token cannot write to the bucket of %d folder(s): give it write access " ..
+      "to those buckets (or canManageBuckets to create them), or use another token", refused))
+    return EXIT.auth
+  end
   say("ok")
   return EXIT.ok
+end
+
+-- The right the token has on a bucket id: "manage", "write", "read" or nil.
+local function right_on(info, bucket_id)
+  if info.can_manage_buckets then return "manage" end
+  local perms = info.bucket_permissions or {}
+  return perms[bucket_id]
+end
+
+-- For each local folder: can the token create its bucket, or write to it?
+-- One line per folder; returns how many cannot (and an exit code when the
+-- bucket list itself could not be read).
+function M.check_folders(cfg, client, info)
+  if not cfg.watch_dir then return 0 end
+  local policy = require("policy").new(cfg)
+  local folders = require("sync.folders").new(cfg, policy)
+  folders:rescan_all_initial()
+  local names = {}
+  for folder in pairs(folders:folder_names()) do names[#names + 1] = folder end
+  table.sort(names)
+  if #names == 0 then say("folders       none yet (each sub-folder of watch_dir becomes a bucket)"); return 0 end
+  local buckets, err = client:list_buckets()
+  if not buckets then
+    fail("cannot list buckets: " .. tostring(err))
+    return 0, err.kind == "auth" and require("daemon_exit").auth or require("daemon_exit").unreachable
+  end
+  local kbc = require "keboola"
+  local refused = 0
+  for _, folder in ipairs(names) do
+    local name, why = folders:bucket_name(folder)
+    local line
+    if not name then
+      line = "skipped: " .. tostring(why)
+    else
+      local found = kbc.find_bucket(buckets, name, cfg.stage)
+      if found then
+        local right = right_on(info, found.id)
+        if right == "write" or right == "manage" then
+          line = string.format("%s: can write (%s)", found.id, right)
+        else
+          refused = refused + 1
+          line = string.format("%s: CANNOT WRITE (token right: %s)", found.id, tostring(right or "none"))
+        end
+      elseif info.can_manage_buckets then
+        line = string.format("%s.c-%s: will be created", cfg.stage, name)
+      else
+        refused = refused + 1
+        line = string.format("%s.c-%s: CANNOT CREATE (the bucket does not exist and the token lacks canManageBuckets)",
+          cfg.stage, name)
+      end
+    end
+    say("folder        %-24s %s", folder .. "/", line)
+  end
+  return refused
 end
 
 return M

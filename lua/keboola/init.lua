@@ -29,12 +29,12 @@ M.errors = errors
 M.find_bucket = storage.find_bucket
 M.dialect_fields = storage.dialect_fields
 
+-- The defaults of every section come from lua/defaults.lua, the one place
+-- a default lives; a caller's values override them key by key.
+local defaults_of = require "lib.defaults_of"
 M.defaults = {
-    http = { connect_timeout_ms = 30000, timeout_ms = 600000, low_speed_time_s = 120 },
-    retry = retry.defaults,
-    jobs = jobs.defaults,
-    upload = upload.defaults,
-    tags = { "kbsyncd" },
+    http = defaults_of("http"), retry = defaults_of("retry"), jobs = defaults_of("jobs"),
+    upload = defaults_of("upload"), tags = defaults_of("keboola").tags,
 }
 
 local Client = {}
@@ -59,6 +59,9 @@ local function host_deps(deps)
     return {
         http = deps.http or host("http"),
         sleep = deps.sleep or timer.sleep,
+        -- The pause between two tries of a call: the daemon passes one that
+        -- ends early (returning true) when it is stopping.
+        backoff_sleep = deps.backoff_sleep or deps.sleep or timer.sleep,
         now = deps.now or timer.now,
         log = deps.log or host("log"),
         fs = deps.fs or host("fs"),
@@ -97,7 +100,7 @@ function M.new(cfg, deps)
     c.deps = d
     c.log = d.log
     c.policy = retry.new(with_defaults(cfg.retry, M.defaults.retry),
-        { sleep = d.sleep, random = d.random, log = d.log })
+        { sleep = d.backoff_sleep, now = d.now, random = d.random, log = d.log })
     c.transport = transport.new(with_defaults(cfg.http, M.defaults.http),
         { http = d.http, now = d.now, log = d.log })
     c.api = http.new({ base = c.base, token = cfg.token, user_agent = c.user_agent,

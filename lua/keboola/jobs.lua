@@ -11,7 +11,6 @@ local url = require "keboola.url"
 
 local M = {}
 
-M.defaults = { poll_initial_ms = 1000, poll_cap_ms = 15000, deadline_s = 1800 }
 
 local function list_text(v)
     if type(v) ~= "table" then return tostring(v or "?") end
@@ -58,10 +57,9 @@ end
 --              job may still complete on the server
 --   any error of the GET after the retry policy gave up.
 function M.wait(api, job, cfg, deps)
-    cfg = cfg or {}
-    local initial = cfg.poll_initial_ms or M.defaults.poll_initial_ms
-    local cap = cfg.poll_cap_ms or M.defaults.poll_cap_ms
-    local deadline_ms = (cfg.deadline_s or M.defaults.deadline_s) * 1000
+    local initial = assert(cfg.poll_initial_ms, "jobs.wait needs poll_initial_ms")
+    local cap = assert(cfg.poll_cap_ms, "jobs.wait needs poll_cap_ms")
+    local deadline_ms = assert(cfg.deadline_s, "jobs.wait needs deadline_s") * 1000
     local started = deps.now()
     local delay = initial
     local path = "/v2/storage/jobs/" .. url.encode(job.id)

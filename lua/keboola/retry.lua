@@ -3,30 +3,35 @@
 -- Every HTTP call of the client (Storage API and cloud uploads alike) goes
 -- through policy:run. An attempt returning an error of kind "retryable" is
 -- tried again after a pause; "permanent" and "auth" errors end at once.
--- Pause: exponential back-off with full jitter,
---   random(0, min(cap_ms, base_ms * 2^(attempt-1)))
--- or the server's Retry-After when it sent one (capped by
--- max_retry_after_s, so a bogus header cannot park a task for days).
--- max_attempts nil means no limit: the daemon keeps trying while the network
--- or Storage is down; `kbsyncd check` passes a small number.
+-- Pause: lib/backoff.lua (the one formula), or the server's Retry-After
+-- when it sent one (capped by max_retry_after_s, so a bogus header cannot
+-- park a task for days).
+-- The policy gives up, returning the last error, when:
+--   * max_attempts is set and reached (`kbsyncd check` passes a few);
+--   * give_up_after_ms is set and the next pause would end past it,
+--     counted from the first attempt (`kbsyncd once` must end);
+--   * the pause was interrupted (the daemon is stopping): the error then
+--     has code "cancelled".
+-- Values come from the caller (lua/defaults.lua holds the defaults).
+local backoff = require "lib.backoff"
+
 local M = {}
 
 local Policy = {}
 Policy.__index = Policy
 
-M.defaults = { base_ms = 500, cap_ms = 60000, max_attempts = nil,
-               max_retry_after_s = 900 }
-
--- cfg: {base_ms, cap_ms, max_attempts, max_retry_after_s}
--- deps: {sleep = fn(ms) (yields), random = fn(m, n), log = host.log-like}
+-- cfg: {base_ms, cap_ms, max_retry_after_s, max_attempts?, give_up_after_ms?}
+-- deps: {sleep = fn(ms) -> true when interrupted (yields), now = fn() -> ms,
+--        random = fn(m, n), log = host.log-like}
 function M.new(cfg, deps)
-    cfg = cfg or {}
     local p = setmetatable({}, Policy)
-    p.base_ms = cfg.base_ms or M.defaults.base_ms
-    p.cap_ms = cfg.cap_ms or M.defaults.cap_ms
+    p.base_ms = assert(cfg.base_ms, "retry policy needs base_ms")
+    p.cap_ms = assert(cfg.cap_ms, "retry policy needs cap_ms")
+    p.max_retry_after_s = assert(cfg.max_retry_after_s, "retry policy needs max_retry_after_s")
     p.max_attempts = cfg.max_attempts
-    p.max_retry_after_s = cfg.max_retry_after_s or M.defaults.max_retry_after_s
+    p.give_up_after_ms = cfg.give_up_after_ms
     p.sleep = assert(deps and deps.sleep, "retry policy needs a sleep function")
+    p.now = deps.now
     p.random = deps.random or math.random
     p.log = deps.log
     return p
@@ -37,10 +42,7 @@ function Policy:delay_ms(attempt, err)
     if err and err.retry_after_s then
         return math.floor(math.min(err.retry_after_s, self.max_retry_after_s) * 1000)
     end
-    local ceiling = self.base_ms * 2 ^ (math.min(attempt, 40) - 1)
-    ceiling = math.floor(math.min(self.cap_ms, ceiling))
-    if ceiling <= 0 then return 0 end
-    return self.random(0, ceiling)
+    return backoff.delay_ms(attempt, self, self.random)
 end
 
 function Policy:gives_up(attempt, err)
@@ -49,11 +51,13 @@ function Policy:gives_up(attempt, err)
 end
 
 -- Runs attempt_fn(attempt) until it returns a non-nil first value, or an
--- error that is not worth retrying, or attempts run out. Returns what the
--- last attempt returned; the error gets err.attempts. label names the call
--- in the debug log ("POST /v2/storage/buckets").
+-- error that is not worth retrying, or the policy gives up. Returns what
+-- the last attempt returned; the error gets err.attempts (and
+-- err.gave_up_after_ms when the time bound ended it). label names the call
+-- in the log ("POST /v2/storage/buckets").
 function Policy:run(label, attempt_fn)
     local attempt = 0
+    local started = self.now and self.now()
     while true do
         attempt = attempt + 1
         local r1, r2, r3 = attempt_fn(attempt)
@@ -64,6 +68,11 @@ function Policy:run(label, attempt_fn)
             return nil, err
         end
         local ms = self:delay_ms(attempt, err)
+        if self.give_up_after_ms and started
+            and self.now() + ms - started > self.give_up_after_ms then
+            err.gave_up_after_ms = self.now() - started
+            return nil, err
+        end
         -- One or two retries are routine (a proxy hiccup); from the third
         -- on the operator should see that something is wrong.
         if self.log then
@@ -71,7 +80,10 @@ function Policy:run(label, attempt_fn)
             self.log[level]("http_retry", { op = label, attempt = attempt,
                 delay_ms = ms, error = tostring(err) })
         end
-        self.sleep(ms)
+        if self.sleep(ms) == true then
+            err.code, err.cancelled = "cancelled", true
+            return nil, err
+        end
     end
 end
 

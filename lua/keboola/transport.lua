@@ -15,13 +15,16 @@ local M = {}
 local Transport = {}
 Transport.__index = Transport
 
--- cfg: {connect_timeout_ms, timeout_ms, ca_bundle, low_speed_time_s}
+-- cfg (http section of lua/defaults.lua): {connect_timeout_ms, timeout_ms,
+-- upload_timeout_ms (0 = none), ca_bundle, low_speed_time_s, max_body}
 -- deps: {http = host.http, now = fn() -> ms, log = host.log}
 function M.new(cfg, deps)
     cfg = cfg or {}
     return setmetatable({
         connect_timeout_ms = cfg.connect_timeout_ms,
         timeout_ms = cfg.timeout_ms,
+        upload_timeout_ms = cfg.upload_timeout_ms,
+        max_body = cfg.max_body,
         ca_bundle = cfg.ca_bundle,
         low_speed_time_s = cfg.low_speed_time_s,
         http = assert(deps.http, "transport needs host.http"),
@@ -33,14 +36,25 @@ end
 function Transport:__tostring() return "keboola.transport" end
 
 -- req: the host.http.request options; req.secrets (not sent) lists strings
--- to scrub from errors. Timeouts default to the client's.
+-- to scrub from errors. Timeouts default to the client's: a request that
+-- sends file bytes (an upload) is bounded by upload_timeout_ms, when set,
+-- and by stall detection (low_speed_time_s), never by the API-call
+-- timeout, so a slow link still gets a large part through.
 function Transport:send(req)
     local opts = {}
     for k, v in pairs(req) do
         if k ~= "secrets" then opts[k] = v end
     end
     opts.connect_timeout_ms = opts.connect_timeout_ms or self.connect_timeout_ms
-    opts.timeout_ms = opts.timeout_ms or self.timeout_ms
+    if opts.timeout_ms == nil then
+        if opts.body_file then
+            local up = self.upload_timeout_ms
+            opts.timeout_ms = (up and up > 0) and up or nil
+        else
+            opts.timeout_ms = self.timeout_ms
+        end
+    end
+    opts.max_body = opts.max_body or self.max_body
     opts.ca_bundle = opts.ca_bundle or self.ca_bundle
     opts.low_speed_time_s = opts.low_speed_time_s or self.low_speed_time_s
     local method = opts.method or "GET"

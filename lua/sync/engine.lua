@@ -2,14 +2,18 @@
 -- schedule loads, stop or reload (DESIGN section 2).
 --
 --   local e = require("sync.engine").new(cfg, {once = bool, dry_run = bool})
---   local rc = e:run()        -- in the main task; 0, 1, 3 or "reload"
+--   local rc = e:run()        -- in the main task; an exit code or "reload"
 --   e:stop("stop"|"reload")   -- from a signal handler; never yields
 --
--- Pieces: sync/reconcile (what to load at start), sync/settle (dirty set,
--- two looks), sync/scheduler (one task per table, coalescing,
--- max_parallel), sync/load (one load), sync/state and sync/status (files
--- in state_dir), sync/folders (the local view: scans, targets,
--- collisions), sync/outcome (what a finished load changes).
+-- The flow of one edit (docs/architecture.md draws it):
+--   watcher event -> folders (rescan: what changed) -> settle (quiet, two
+--   looks) -> offer (folders:target) -> scheduler (one task per file) ->
+--   load.run(load context, rel, target) -> result -> outcome.decide ->
+--   Engine:apply (the only writer of state) -> state/status files.
+-- Pieces: sync/reconcile (what to load at start), sync/settle, sync/
+-- scheduler, sync/load, sync/outcome (result -> decision), sync/failure
+-- (classes), sync/state and sync/status (files in state_dir), sync/
+-- folders (the local view), sync/report (what `once` and dry runs print).
 -- docs/engine.md lists every log event and what to do about it.
 local cjson = require "cjson"
 local fs = require "host.fs"
@@ -18,13 +22,16 @@ local log = require "host.log"
 local task = require "host.task"
 local timer = require "host.timer"
 local kbc = require "keboola"
+local backoff = require "lib.backoff"
+local EXIT = require "daemon_exit"
 local policy_mod = require "policy"
 local fswatch = require "sync.fswatch"
 local folders_mod = require "sync.folders"
 local load = require "sync.load"
-local outcome_mod = require "sync.outcome"
+local outcome = require "sync.outcome"
 local reconcile = require "sync.reconcile"
 local remote_mod = require "sync.remote"
+local report_mod = require "sync.report"
 local scheduler_mod = require "sync.scheduler"
 local settle_mod = require "sync.settle"
 local state_mod = require "sync.state"
@@ -33,15 +40,11 @@ local dry = require "sync.dry"
 
 local M = {}
 
-local EXIT_OK, EXIT_FAILED, EXIT_AUTH = 0, 1, 3
-local STARTUP_RETRY_CAP_MS = 60000
+M.LOCK_FILE = "kbsyncd.lock"
 
 -- After a start-up step that made much garbage (decoding the state file,
 -- the table list, the first scan): collect it now, so the next step reuses
--- that memory instead of growing the heap around it.  What outlives the
--- start (little: sync.state, sync.folders and sync.remote keep their
--- records in host.kv) would otherwise sit scattered over a large heap and
--- keep its pages resident for the daemon's life.
+-- that memory instead of growing the heap around it.
 local function collect_burst() collectgarbage("collect") end
 
 local Engine = {}
@@ -49,12 +52,18 @@ Engine.__index = Engine
 
 function M.new(cfg, opts)
   opts = opts or {}
+  local once = opts.once == true
+  local dry_run = opts.dry_run == true or cfg.dry_run == true
   local e = setmetatable({
-    cfg = cfg, once = opts.once == true, dry_run = opts.dry_run == true or cfg.dry_run == true,
+    cfg = cfg, once = once, dry_run = dry_run,
     spool_dir = fs.join(cfg.state_dir, "spool"),
     remote = remote_mod.new(), webalize_cache = {},
-    buckets = kv.new(), bucket_inflight = {}, attempts = {}, failed_now = {},
-    loaded_now = 0, unchanged_now = 0,
+    buckets = kv.new(), bucket_wait = {}, attempts = {},
+    stopped = task.event(),   -- notified once, by stop()
+    -- "something changed": watcher events, finished loads, retries due,
+    -- stop.  The main loop, the drain and `once` wait on it.
+    wake = task.event(),
+    report = report_mod.new { once = once, dry_run = dry_run },
   }, Engine)
   e.policy = policy_mod.new(cfg)
   return e
@@ -63,6 +72,20 @@ end
 ---------------------------------------------------------------- helpers
 
 function Engine:now_iso() return timer.iso(timer.wall()) end
+
+-- Waits ms, or less when the daemon stops; true when it was cut short.
+-- Every pause of the engine and of the client's back-off goes through it,
+-- so TERM never waits for a back-off to run out.
+-- (Other wake-ups of the event, as await() makes, only shorten one wait.)
+function Engine:pause(ms)
+  local until_ms = timer.now() + ms
+  while not self.stop_mode do
+    local left = until_ms - timer.now()
+    if left <= 0 then return false end
+    self.stopped:wait(left)
+  end
+  return true
+end
 
 -- Our process id, when the OS tells (Linux /proc): status.json names the
 -- daemon that wrote it.
@@ -134,14 +157,18 @@ function Engine:clean_spool()
   end
 end
 
--- Runs fn in its own task and waits for it, polling so that a stop()
--- can end the wait (the host cannot cancel an HTTP call from a signal).
+-- Runs fn in its own task and waits for it or for stop(): the host cannot
+-- cancel an HTTP call from a signal, but the waiter need not stay.
 function Engine:await(fn)
-  local box = {}
-  task.spawn(function() box.r = table.pack(fn()); box.done = true end)
-  while not box.done do
+  local box, done = {}, task.event()
+  task.spawn(function()
+    box.r = table.pack(fn())
+    done:notify()
+    self.stopped:notify()
+  end)
+  while not box.r do
     if self.stop_mode then return nil, "stopping" end
-    timer.sleep(50)
+    self.stopped:wait()
   end
   return table.unpack(box.r, 1, box.r.n)
 end
@@ -151,7 +178,7 @@ end
 -- The bucket of a folder: from the remote list, else created (in a
 -- dry run: logged).  Two tasks asking at once share one call.
 function Engine:bucket(folder)
-  while self.bucket_inflight[folder] do timer.sleep(20) end
+  while self.bucket_wait[folder] do self.bucket_wait[folder]:wait() end
   local known = self.buckets:get(folder)
   if known then return cjson.decode(known) end
   local name, why = self.folders:bucket_name(folder)
@@ -168,25 +195,29 @@ function Engine:bucket(folder)
     self.buckets:set(folder, cjson.encode(fake))
     return fake
   end
-  self.bucket_inflight[folder] = true
+  local ev = task.event()
+  self.bucket_wait[folder] = ev
   local b, err = self.client:ensure_bucket(name, { buckets = list, stage = stage })
-  self.bucket_inflight[folder] = nil
+  self.bucket_wait[folder] = nil
+  ev:notify()
   if not b then return nil, err end
   self.buckets:set(folder, cjson.encode(self.remote:put_bucket(b)))
   log.info("bucket_ready", { folder = folder, bucket = b.id })
   return b
 end
 
--- New folders get their bucket at once, not at their first file.
+-- New folders get their bucket at once, not at their first file.  A
+-- failure here is only logged: each file of the folder records its own
+-- (classified) failure when its load asks for the bucket.
 function Engine:ensure_bucket_soon(folder)
-  if self.buckets:get(folder) or self.folders:blocked_folder(folder) then return end
+  if self.dry_run or self.buckets:get(folder) or self.folders:blocked_folder(folder) then return end
   if not self.folders:bucket_name(folder) then return end
   task.spawn(function()
     local b, err = self:bucket(folder)
-    if not b and not self.stop_mode then
+    if not b and not self.stop_mode and not (type(err) == "table" and err.code == "cancelled") then
       log.error("bucket_failed", { folder = folder, error = tostring(err),
         kind = type(err) == "table" and err.kind or nil,
-        action = "check the token's permission to create buckets; the folder is tried again at its next change" })
+        action = "check the token's permission to create buckets; the folder's files retry it" })
     end
   end)
 end
@@ -199,9 +230,10 @@ function Engine:note_blocked(rel, st, reason, event)
   local f = self.state:failure(rel)
   local key = state_mod.stat_key(st)
   if f and f.stat == key and f.event == event then return end
-  self.state:set_failure(rel, { kind = "permanent", event = event, error = reason, blocked = true,
+  self.state:set_failure(rel, { class = "file", event = event, error = reason, blocked = true,
     action = "see the " .. event .. " ERROR line in the log", at = self:now_iso(), stat = key })
   self.state:set_pending(rel, nil)
+  self.report:note(rel, "failed", { event = event, error = reason })
   self:save_soon()
 end
 
@@ -219,6 +251,15 @@ function Engine:submit(rel)
     self:save_soon()
   end
   self.sched:submit(rel)
+end
+
+-- Into the dirty set, with what the scan saw.  A file whose last change
+-- is older than settle_ms is quiet already: its second look is due now.
+function Engine:touch(rel, st)
+  local key = state_mod.stat_key(st)
+  local mtime_ns = tonumber(key:match("^%d+:(%d+):"))
+  local quiet_ms = mtime_ns and (timer.wall() * 1000 - mtime_ns / 1e6) or 0
+  self.settle:touch(rel, st, quiet_ms)
 end
 
 -- After a folder (or everything) was looked at again: every changed file
@@ -280,23 +321,73 @@ function Engine:touch_unloaded()
   end
 end
 
+---------------------------------------------------------------- outcomes
+
+-- The one place a load's result changes the engine: decide, then apply.
 function Engine:on_done(rel, o)
-  outcome_mod.apply(self, rel, o)
+  local d = outcome.decide(rel, o, {
+    once = self.once, attempt = (self.attempts[rel] or 0) + 1,
+    retry = self.cfg.retry, auth_recheck_s = self.cfg.auth_recheck_s,
+    previous = self.state:failure(rel), now_iso = self:now_iso(),
+  })
+  self:apply(rel, o, d)
 end
+
+function Engine:apply(rel, o, d)
+  local state = self.state
+  if d.record == "success" then
+    state:set_file(rel, d.entry)
+    state:set_failure(rel, nil)
+  elseif d.record == "stat" then
+    local entry = state:file(rel)
+    if entry and entry.stat ~= o.stat then entry.stat = o.stat; state:set_file(rel, entry) end
+    state:set_failure(rel, nil)
+  elseif d.record == "failure" then
+    if d.failure.next_try_in_ms then
+      d.failure.next_try_at = timer.iso(timer.wall() + d.failure.next_try_in_ms / 1000)
+    end
+    d.failure.next_try_in_ms = nil
+    state:set_failure(rel, d.failure)
+  end
+  if d.pending ~= nil then state:set_pending(rel, d.pending or nil) end
+  if d.retry_in_ms then
+    self.attempts[rel] = (self.attempts[rel] or 0) + 1
+    self.sched:later(rel, d.retry_in_ms)
+  elseif d.record then
+    self.attempts[rel] = nil
+  end
+  if d.log then log[d.log.level](d.log.event, d.log.fields) end
+  if d.pause_auth then
+    self:pause_for_auth(d.pause_auth)
+    if not self.once then self.sched:submit(rel, true) end
+  end
+  if d.unreachable and not self.unreachable then
+    self.unreachable = o.error
+    self.sched:close()
+  end
+  if d.settle then
+    local st = self.folders:stat(rel)
+    if st then self.settle:touch(rel, st) else state:set_pending(rel, nil) end
+  end
+  self.report:outcome(rel, o, d)
+  if d.save == "after_load" then self:save_after_load() elseif d.save == "soon" then self:save_soon() end
+  self.wake:notify()
+end
+
+---------------------------------------------------------------- auth
 
 function Engine:auth_paused_loop()
   if self.auth_task then return end
   self.auth_task = true
   task.spawn(function()
     while self.auth_paused and not self.stop_mode do
-      timer.sleep(self.cfg.auth_recheck_s * 1000)
-      if self.stop_mode then break end
+      if self:pause(self.cfg.auth_recheck_s * 1000) then break end
       local ok, err = self.client:verify_token()
       if ok then
         log.info("token_accepted", { action = "none: loads resume" })
         self.auth_paused = false
         self.sched:resume()
-      else
+      elseif not self.stop_mode then
         log.error("token_rejected", { error = tostring(err), retry_in_s = self.cfg.auth_recheck_s,
           action = "set a valid KBC_STORAGE_API_TOKEN (in .env) and send HUP, or wait: it is checked again" })
       end
@@ -316,36 +407,81 @@ end
 
 ---------------------------------------------------------------- start
 
--- The remote side; in `run` a network that is down is waited for (the
--- client retries), in `once` a failure ends the run.
+-- One instance per state_dir: a second run/once would upload the same
+-- files and overwrite state.json.  Dry runs write nothing and need none.
+function Engine:take_lock()
+  if self.dry_run then return true end
+  local path = fs.join(self.cfg.state_dir, M.LOCK_FILE)
+  local lk, err, pid = fs.lock(path)
+  if lk then self.lock = lk; return true end
+  if err == "locked" then
+    local msg = string.format("another kbsyncd (pid %s) is using state_dir %s; stop it first, " ..
+      "or give this one another state_dir", tostring(pid or "?"), self.cfg.state_dir)
+    log.error("state_dir_locked", { dir = self.cfg.state_dir, pid = pid, action = msg })
+    self.report:fatal(msg)
+    return nil, EXIT.locked
+  end
+  local msg = string.format("cannot lock %s: %s", path, tostring(err))
+  log.error("state_dir_unusable", { dir = self.cfg.state_dir, error = tostring(err),
+    action = "make state_dir writable by this user" })
+  self.report:fatal(msg)
+  return nil, EXIT.failed
+end
+
+-- The remote side.  In `run` a network that is down is waited for; in
+-- `once` the client gives up after once_timeout_s and so does the run.
 function Engine:start_remote()
   local attempt = 0
   while true do
-    local remote, err = self:await(function() return reconcile.fetch_remote(self.client) end)
+    local remote, err = self:await(function() return reconcile.fetch_remote(self.start_client) end)
     if remote then return remote end
     if self.stop_mode then return nil, "stopping" end
     if type(err) == "table" and err.kind == "auth" then
       log.error("token_rejected", { error = tostring(err),
         action = "set a valid KBC_STORAGE_API_TOKEN in .env (or the environment) and start again" })
-      return nil, err, EXIT_AUTH
+      self.report:fatal("the Storage API token was rejected (" .. tostring(err) ..
+        "): set a valid KBC_STORAGE_API_TOKEN")
+      return nil, err, EXIT.auth
     end
     if self.once or (type(err) == "table" and err.kind == "permanent") then
       log.error("keboola_unreachable", { error = tostring(err),
         action = "check KBC_STORAGE_API_HOST, the network and the token's permissions" })
-      return nil, err, EXIT_FAILED
+      self.report:fatal(string.format("cannot reach Keboola at %s%s: %s",
+        tostring(self.cfg.keboola.host),
+        self.once and string.format(" (gave up after %d s)", self.cfg.once_timeout_s) or "",
+        tostring(err)))
+      return nil, err, EXIT.unreachable
     end
     attempt = attempt + 1
-    local ms = math.min(STARTUP_RETRY_CAP_MS, 1000 * 2 ^ math.min(attempt, 10))
+    local ms = backoff.delay_ms(attempt, self.cfg.retry)
     log.warn("keboola_unreachable", { error = tostring(err), retry_in_ms = ms,
       action = "none if temporary: retrying; check the network and KBC_STORAGE_API_HOST" })
-    local until_ms = timer.now() + ms
-    while timer.now() < until_ms and not self.stop_mode do timer.sleep(100) end
+    self:pause(ms)
   end
+end
+
+-- The client; `retry_over` changes the retry policy (the start-up calls
+-- of `run` try a few times per round, so the engine can say
+-- keboola_unreachable between rounds instead of retrying silently).
+function Engine:make_client(retry_over)
+  local cfg = self.cfg
+  local retry = {}
+  for k, v in pairs(cfg.retry) do retry[k] = v end
+  -- `once` must end: a call that keeps failing gives up after this long.
+  if self.once then retry.give_up_after_ms = cfg.once_timeout_s * 1000 end
+  for k, v in pairs(retry_over or {}) do retry[k] = v end
+  local client = kbc.new({
+    host = cfg.keboola.host, token = cfg.keboola.token,
+    s3_endpoint = cfg.keboola.s3_endpoint, gcs_endpoint = cfg.keboola.gcs_endpoint,
+    http = cfg.http, retry = retry, jobs = cfg.jobs, upload = cfg.upload,
+    tags = cfg.keboola.tags,
+  }, { backoff_sleep = function(ms) return self:pause(ms) end })
+  if self.dry_run then client = dry.wrap(client) end
+  return client
 end
 
 function Engine:setup()
   local cfg = self.cfg
-  fs.mkdir_p(cfg.state_dir)
   self.state = state_mod.load(cfg.state_dir)
   collect_burst()
   -- A missing state.json in a state_dir that was used before (status.json
@@ -360,19 +496,31 @@ function Engine:setup()
   end
   if self.state.rebuilt then self:load_hints() end
   self:clean_spool()
-  self.client = kbc.new {
-    host = cfg.keboola.host, token = cfg.keboola.token,
-    s3_endpoint = cfg.keboola.s3_endpoint, gcs_endpoint = cfg.keboola.gcs_endpoint,
-    http = cfg.http, retry = cfg.retry, jobs = cfg.jobs, upload = cfg.upload,
-    tags = cfg.keboola.tags,
-  }
-  if self.dry_run then self.client = dry.wrap(self.client) end
+  self.client = self:make_client()
+  self.start_client = self.once and self.client or self:make_client({ max_attempts = 3 })
   self.folders = folders_mod.new(cfg, self.policy)
   self.settle = settle_mod.new { settle_ms = cfg.settle_ms, now = timer.now,
     stat = function(rel) return self.folders:stat(rel) end }
+  self.load_ctx = load.context {
+    cfg = cfg, spool_dir = self.spool_dir, client = self.client, policy = self.policy,
+    remote = nil, webalize_cache = self.webalize_cache, dry_run = self.dry_run,
+    entry = function(rel) return self.state:file(rel) end,
+    hint = function(rel) return self.fingerprint_hints and self.fingerprint_hints[rel] end,
+    bucket = function(folder) return self:bucket(folder) end,
+  }
   self.sched = scheduler_mod.new { max_parallel = cfg.max_parallel,
-    worker = function(rel) return load.run(self, rel) end,
-    on_done = function(rel, o) self:on_done(rel, o) end }
+    changed = self.wake,
+    worker = function(rel) return self:work(rel) end,
+    on_done = function(rel, o) self:on_done(rel, o) end,
+    on_start = function() self:save_soon() end,
+    wait = function(ms) return self:pause(ms) end }
+end
+
+-- One load: its target is computed here, once, and handed to the load.
+function Engine:work(rel)
+  local target, why = self.folders:target(rel)
+  if not target then return { status = "skipped", reason = why } end
+  return load.run(self.load_ctx, rel, target)
 end
 
 function Engine:reconcile_local()
@@ -386,9 +534,20 @@ function Engine:reconcile_local()
   table.sort(rels)
   for _, rel in ipairs(rels) do
     local need, why = reconcile.needs_load(self.state, self.remote, rel, files[rel])
-    if need and self:offer(rel, files[rel]) then
-      queued = queued + 1
-      reasons[why] = (reasons[why] or 0) + 1
+    if need then
+      local target, tw, event = self.folders:target(rel)
+      if target then
+        -- Settled like any change: a file being written now is loaded
+        -- once it is quiet, in `once` as in `run`.
+        self:touch(rel, files[rel])
+        queued = queued + 1
+        reasons[why] = (reasons[why] or 0) + 1
+      elseif event then
+        self:note_blocked(rel, files[rel], tw, event)
+      end
+    else
+      self.report:note(rel, why == "failed_unchanged" and "failed" or "unchanged",
+        why == "failed_unchanged" and self.state:failure(rel) or nil)
     end
   end
   -- Forget files that are gone; their tables stay in Keboola.
@@ -412,10 +571,9 @@ function Engine:reconcile_local()
   for rel in pairs(self.state:failures()) do
     if not on_disk[rel] then self.state:set_failure(rel, nil) end
   end
-  local n = 0
-  for _ in pairs(files) do n = n + 1 end
-  log.info("reconciled", { files = n, to_load = queued, new = reasons.new or 0,
+  log.info("reconciled", { files = #rels, to_load = queued, new = reasons.new or 0,
     changed = reasons.changed or 0, pending = reasons.pending or 0,
+    retry = reasons.retry_failed or 0,
     table_missing_remotely = reasons.table_missing_remotely or 0,
     remote_tables = self.remote_table_count, dry_run = self.dry_run or nil })
   self:save_now()
@@ -433,8 +591,8 @@ function Engine:open_watcher()
   local after = tonumber(require("host.env").get("KBSYNCD_TEST_OVERFLOW_AFTER_MS") or "")
   if after then
     task.spawn(function()
-      timer.sleep(math.floor(after))
-      if self.watcher and not self.stop_mode then
+      if self:pause(math.floor(after)) then return end
+      if self.watcher then
         log.info("test_overflow_injected", { after_ms = math.floor(after) })
         self.watcher:inject_overflow()
       end
@@ -443,28 +601,42 @@ function Engine:open_watcher()
   return true
 end
 
--- The loop of `run` (and of `once`, without a watcher): events in,
--- settled files out to the scheduler.
-function Engine:loop()
+-- `once` is done when nothing is settling, queued, running or waiting
+-- for a retry; or when it cannot go on (token refused, Keboola gone).
+function Engine:once_done()
+  if self.auth_paused or self.unreachable then return self.sched.nrunning == 0 end
+  return self.sched:idle() and self.settle:count() == 0
+end
+
+-- The watcher's task (`run`): events in, dirty files into the settle set,
+-- then wake the main loop.
+function Engine:watch()
   while not self.stop_mode do
-    if self.once and self.sched:idle() and self.settle:count() == 0 then break end
-    if self.once and self.auth_paused then break end
+    local events, err = self.watcher:wait(nil)
+    if not events then
+      if not self.stop_mode then
+        log.error("watcher_failed", { error = err, action = "restart kbsyncd" })
+        self:stop("stop")
+      end
+      return
+    end
+    self:handle_events(events)
+    self.wake:notify()
+  end
+end
+
+-- The main loop of `run` and `once`: settled files out to the scheduler.
+-- It sleeps until the next settle deadline or until something changed
+-- (a watcher event, a finished load that asks for another look, stop).
+-- Nothing between two waits yields, so no wake-up is missed.
+function Engine:loop()
+  if self.watcher then task.spawn(function() self:watch() end) end
+  while not self.stop_mode do
+    if self.once and self:once_done() then break end
     local deadline = self.settle:next_deadline()
     local timeout = deadline and math.max(0, deadline - timer.now()) or nil
-    if self.once or not self.watcher then
-      timer.sleep(math.min(timeout or 100, 100))
-    else
-      if timeout == nil then self:release_when_idle() end
-      local events, err = self.watcher:wait(timeout)
-      if not events then
-        if not self.stop_mode then
-          log.error("watcher_failed", { error = err, action = "restart kbsyncd" })
-          self.stop_mode = "stop"
-        end
-        break
-      end
-      self:handle_events(events)
-    end
+    if timeout == nil and not self.once then self:release_when_idle() end
+    self.wake:wait(timeout)
     local ready = self.settle:due()
     for _, r in ipairs(ready) do self:offer(r.rel, r.st) end
   end
@@ -477,9 +649,10 @@ function Engine:release_when_idle()
   if self.release_pending then return end
   self.release_pending = true
   task.spawn(function()
-    repeat
-      timer.sleep(1000)
-    until self.stop_mode or (self.sched:idle() and self.settle:count() == 0 and not self.save_scheduled)
+    while not self.stop_mode
+        and not (self.sched:idle() and self.settle:count() == 0 and not self.save_scheduled) do
+      self.wake:wait(1000)
+    end
     self.release_pending = false
     if self.stop_mode then return end
     local bytes = task.release_memory()
@@ -487,15 +660,17 @@ function Engine:release_when_idle()
   end)
 end
 
--- Let running loads finish (up to shutdown_grace_s), then record what is
--- still owed so the next start does it.
+-- Let running loads finish (up to shutdown_grace_s; back-off pauses end at
+-- once), then record what is still owed so the next start does it.
 function Engine:drain()
   self.sched:close()
   local deadline = timer.now() + self.cfg.shutdown_grace_s * 1000
   if self.sched.nrunning > 0 then
     log.info("draining", { running = self.sched.nrunning, grace_s = self.cfg.shutdown_grace_s })
   end
-  while self.sched.nrunning > 0 and timer.now() < deadline do timer.sleep(50) end
+  while self.sched.nrunning > 0 and timer.now() < deadline do
+    self.wake:wait(deadline - timer.now())
+  end
   local owed = self.sched:owed()
   for rel in pairs(self.settle and self.settle.dirty or {}) do owed[rel] = true end
   local cancelled = {}
@@ -505,23 +680,28 @@ function Engine:drain()
     log.warn("loads_cancelled", { count = #cancelled, files = table.concat(cancelled, ","),
       action = "none: they are loaded again at the next start" })
   end
-  for rel in pairs(owed) do self.state:set_pending(rel, true) end
+  for rel in pairs(owed) do
+    self.state:set_pending(rel, true)
+    self.report:note(rel, "owed")
+  end
   if self.watcher then pcall(self.watcher.close, self.watcher); self.watcher = nil end
   self:save_now()
 end
 
+-- The exit code of a finished `once`, with its summary on the terminal.
 function Engine:once_result()
-  local failed = {}
-  for rel, f in pairs(self.state:failures()) do failed[#failed + 1] = { rel = rel, f = f } end
-  table.sort(failed, function(a, b) return a.rel < b.rel end)
-  log.info("once_summary", { loaded = self.loaded_now, unchanged = self.unchanged_now,
-    failed = #failed, dry_run = self.dry_run or nil })
-  if #failed == 0 then return EXIT_OK end
-  io.stderr:write(string.format("kbsyncd: %d file(s) not in sync:\n", #failed))
-  for _, x in ipairs(failed) do
-    io.stderr:write(string.format("  %s: %s: %s\n", x.rel, x.f.event or x.f.kind, x.f.error or ""))
-  end
-  return EXIT_FAILED
+  local rc = EXIT.ok
+  if self.auth_paused then rc = EXIT.auth
+  elseif self.unreachable then rc = EXIT.unreachable
+  elseif next(self.state:failures()) ~= nil or self.report:owed() > 0 then rc = EXIT.failed end
+  local counts = self.report:counts()
+  log.info("once_summary", { loaded = counts.loaded, unchanged = counts.unchanged,
+    failed = counts.failed, owed = counts.owed, dry_run = self.dry_run or nil, exit = rc })
+  self.report:print_summary(self.state, {
+    unreachable = self.unreachable and tostring(self.unreachable) or nil,
+    auth = self.auth_paused,
+  })
+  return rc
 end
 
 function Engine:run()
@@ -534,8 +714,22 @@ function Engine:run()
   if not st or st.type ~= "dir" then
     log.error("watch_dir_missing", { dir = self.cfg.watch_dir,
       action = "create the folder or fix watch_dir in the config" })
-    return 2
+    self.report:fatal("watch_dir " .. self.cfg.watch_dir .. " does not exist: create it or fix watch_dir")
+    return EXIT.usage
   end
+  local ok, mk_err = fs.mkdir_p(self.cfg.state_dir)
+  if not ok and not fs.stat(self.cfg.state_dir) then
+    self.report:fatal("cannot create state_dir " .. self.cfg.state_dir .. ": " .. tostring(mk_err))
+    return EXIT.failed
+  end
+  local locked, code = self:take_lock()
+  if not locked then return code end
+  local rc = self:run_locked()
+  if self.lock then self.lock:unlock(); self.lock = nil end
+  return rc
+end
+
+function Engine:run_locked()
   self:setup()
   -- The watcher starts before the scan, so nothing that happens during
   -- reconcile is lost (it is at worst seen twice).
@@ -544,16 +738,23 @@ function Engine:run()
     if not ok then
       log.error("watch_failed", { dir = self.cfg.watch_dir, error = err,
         action = "check that the folder exists and is readable" })
-      return 2
+      return EXIT.usage
     end
   end
   local fetched, err, code = self:start_remote()
   if not fetched then
-    if self.stop_mode then self:drain(); return self.stop_mode == "reload" and "reload" or EXIT_OK end
+    if self.stop_mode then
+      self:drain()
+      log.info("stopped", { reason = self.stop_mode })
+      if self.stop_mode == "reload" then return "reload" end
+      return self.once and EXIT.failed or EXIT.ok
+    end
     if self.watcher then self.watcher:close() end
-    return code or EXIT_FAILED
+    return code or EXIT.failed
   end
+  self.start_client = nil
   self.remote = fetched.remote
+  self.load_ctx.remote = fetched.remote
   self.remote_table_count = fetched.table_count
   log.info("connected", { project = fetched.token.project_name or fetched.token.owner_name,
     buckets = fetched.bucket_count, tables = fetched.table_count,
@@ -564,16 +765,15 @@ function Engine:run()
   self:loop()
   if self.once and not self.stop_mode then
     self:drain()
-    if self.auth_paused then return EXIT_AUTH end
     return self:once_result()
   end
-  local owed_before = next(self.sched:owed()) ~= nil or self.settle:count() > 0
   self:drain()
   log.info("stopped", { reason = self.stop_mode })
-  -- An interrupted `once` did not bring everything in sync.
-  if self.once and self.stop_mode == "stop" and owed_before then return EXIT_FAILED end
+  -- An interrupted `once` did not bring everything in sync, unless
+  -- nothing was owed.
+  if self.once then return self:once_result() end
   if self.stop_mode == "reload" then return "reload" end
-  return EXIT_OK
+  return EXIT.ok
 end
 
 -- From a signal handler: must not yield.
@@ -582,6 +782,8 @@ function Engine:stop(mode)
   self.stop_mode = mode or "stop"
   if self.sched then self.sched:close() end
   if self.watcher then pcall(self.watcher.close, self.watcher) end
+  self.stopped:notify()
+  self.wake:notify()
 end
 
 return M

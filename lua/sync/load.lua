@@ -1,109 +1,150 @@
 -- sync/load.lua - one load of one file (DESIGN 2.3), run as a task:
---   stage -> skip if unchanged -> header check -> upload -> create/import
---   -> state.
--- Returns an outcome table for the engine; never raises on expected
--- failures.  Outcome.status:
---   "ok"        loaded (table_id, rows, bytes, job_id)
+--   stage -> skip if unchanged -> header check -> upload -> create/import.
+-- It reads through an explicit load context and returns a result; it never
+-- writes the engine's state (the engine applies what sync.outcome decides).
+--
+-- Result.status:
+--   "ok"        loaded (table_id, rows, bytes, job_id, ...)
 --   "unchanged" same fingerprint as the last load: nothing uploaded
 --   "adopted"   no state, but the remote table already holds this file
---   "skipped"   policy said no (should_load) or the file is not ours
+--   "skipped"   policy said no (should_load)
 --   "gone"      the file vanished before it could be read
 --   "unstable"  the file changed while it was read: settle again
 --   "dry_run"   everything up to the first write was done and logged
---   "failed"    kind = "permanent" | "retryable" | "auth" | "policy",
---               with event, error and action for the log
--- ctx (the engine) provides: cfg, client, policy, state, dry_run, folders
--- (:target(rel)), remote (sync.remote), webalize_cache, spool_dir,
--- ctx:bucket(folder), ctx:now_iso().
+--   "cancelled" the daemon is stopping: the load is owed, not failed
+--   "failed"    class (sync.failure), event, error, action; pause_auth
+--               when the Storage API refused the token itself
+-- Every result carries .stat (the file's identity before it was read) and
+-- .changed_after (true when the file differs from that identity once the
+-- load ended: the table holds an older version, so the file is settled
+-- and loaded again).
 local fs = require "host.fs"
 local log = require "host.log"
+local stage = require "host.stage"
 local task = require "host.task"
 local timer = require "host.timer"
+local failure = require "sync.failure"
 local header = require "sync.header"
 local policy_mod = require "policy"
 local state_mod = require "sync.state"
 
 local M = {}
 
-local have_stage, stage = pcall(require, "host.stage")
+-- context{...} -> the load context: everything a load reads, nothing more.
+--   cfg          the daemon config (staging sizes, watch_dir)
+--   spool_dir    where staged copies go
+--   client       keboola client (or sync.dry's wrapper)
+--   policy       policy object (hooks)
+--   remote       sync.remote: tables known in Keboola (put/drop/loaded)
+--   webalize_cache  raw name -> Keboola name
+--   entry        fn(rel) -> the state's record of the file's last load
+--   hint         fn(rel) -> status.json's fingerprint hint, when rebuilding
+--   bucket       fn(folder) -> bucket record | nil, err
+--   dry_run      bool
+function M.context(c)
+  return c
+end
 
-local function failed(kind, event, err, action, extra)
-  local o = { status = "failed", kind = kind, event = event, error = tostring(err), action = action }
+local function failed(class, event, err, action, extra)
+  local o = { status = "failed", class = class, event = event, error = tostring(err),
+              action = action or failure.ACTION[class] }
   for k, v in pairs(extra or {}) do o[k] = v end
   return o
 end
 
--- A client error becomes an outcome of the same kind.
-local function api_failed(err, what)
-  local kind = type(err) == "table" and err.kind or "retryable"
+-- A client error becomes a result of its class.
+local function api_failed(err, event, extra)
+  if type(err) == "table" and err.code == "cancelled" then return { status = "cancelled" } end
+  local class = failure.of_client_error(err)
   -- Refused upload credentials (S3/Azure/GCS) are not a refused token:
-  -- the client already asked for fresh ones once; try the load again later
-  -- instead of pausing all work.
-  if kind == "auth" and type(err.op) == "string" and not err.op:find("/v2/storage/", 1, true) then
-    kind = "retryable"
+  -- the client already asked for fresh ones once; retry the load later.
+  local storage_api = type(err) == "table" and type(err.op) == "string"
+    and err.op:find("/v2/storage/", 1, true)
+  local o = failed(class, event, err, nil, extra)
+  o.code = type(err) == "table" and err.code or nil
+  if class == "auth" and type(err) == "table" and err.kind == "auth" then
+    if storage_api then o.pause_auth = true else o.class = "remote" end
+    o.action = failure.ACTION[o.class]
   end
-  local action = ({
-    permanent = "fix the cause named in error; the file is tried again when it changes",
-    retryable = "nothing: the load is retried with back-off",
-    auth = "check KBC_STORAGE_API_TOKEN; work resumes once the token is accepted",
-  })[kind] or "see error"
-  return failed(kind, what, err, action, { code = type(err) == "table" and err.code or nil })
+  if class == "file" then
+    o.action = "fix the cause named in error; the file is tried again when it changes"
+  end
+  return o
 end
 
 ---------------------------------------------------------------- staging
 
--- Reads the file once through host.stage; returns result or nil, outcome.
-local function run_stage(ctx, path, spool, names)
-  if not have_stage then
-    return nil, failed("permanent", "staging_unavailable", "this build has no host.stage",
-      "install a complete kbsyncd build")
+local function stage_error_text(serr)
+  local msg = type(serr) == "table" and (serr.message or serr.code) or tostring(serr)
+  if type(serr) == "table" and serr.line then
+    msg = msg .. string.format(" (line %s, byte offset %s)", tostring(serr.line), tostring(serr.offset))
   end
-  local s, err = stage.open { src = path, spool = spool, header = names,
-    gzip_threshold = ctx.cfg.gzip_threshold, gzip_level = ctx.cfg.gzip_level,
-    sample_bytes = ctx.cfg.sniff_bytes }
-  if not s then
-    if not fs.stat(path) then return nil, { status = "gone" } end
-    local msg = type(err) == "table" and (err.message or err.code) or tostring(err)
-    return nil, failed("permanent", "stage_failed", msg, "check that the file is readable")
+  return msg
+end
+
+-- A staging error, classified: this machine's trouble (I/O, memory, a full
+-- spool disk) is retried; a defect of the file waits for it to change.
+local function stage_failed(ctx, path, code, msg)
+  local class = failure.of_stage_code(code)
+  if class == "machine" then
+    local where = msg:find(ctx.spool_dir, 1, true) and ctx.spool_dir or path
+    return failed("machine", "stage_failed", msg, string.format(
+      "free space in (or fix permissions of) %s; the load is retried with back-off", where))
   end
-  local done, serr
-  repeat
-    done, serr = s:step(ctx.cfg.stage_step_bytes)
-    if done == false then task.yield() end
-  until done ~= false
-  local r = done and s:result() or (s.result and s:result())
-  s:close()
-  if not done then
-    fs.remove(spool)
-    local code = type(serr) == "table" and serr.code or tostring(serr):match("^(%w+)")
-    if code == "unstable" or (r and r.unstable) then return nil, { status = "unstable" } end
-    if not fs.stat(path) then return nil, { status = "gone" } end
-    local kind = (code == "io" or code == "memory") and "retryable" or "permanent"
-    local msg = type(serr) == "table" and (serr.message or serr.code) or tostring(serr)
-    if type(serr) == "table" and serr.line then
-      msg = msg .. string.format(" (line %s, byte offset %s)", tostring(serr.line), tostring(serr.offset))
-    end
-    return nil, failed(kind, code == "utf8" and "csv_invalid_encoding" or "csv_invalid", msg,
-      "fix the file (see error for line and byte); it is loaded again when it changes")
-  end
-  if r.unstable then fs.remove(spool); return nil, { status = "unstable" } end
+  return failed("file", code == "utf8" and "csv_invalid_encoding" or "csv_invalid", msg,
+    "fix the file (see error for line and byte); it is loaded again when it changes")
+end
+
+-- Checks what staging found that Keboola would refuse; nil when fine.
+local function refusal(r)
   if r.encoding and r.encoding.valid == false then
-    fs.remove(spool)
     local e = r.encoding.error or {}
-    return nil, failed("permanent", "csv_invalid_encoding",
+    return failed("file", "csv_invalid_encoding",
       string.format("not UTF-8 at line %s, byte offset %s: %s", tostring(e.line), tostring(e.offset),
         tostring(e.message)),
       "save the file as UTF-8; it is loaded again when it changes")
   end
   local total = tonumber(r.record_errors_total) or 0
   if total > 0 then
-    fs.remove(spool)
     local first = (r.record_errors or {})[1] or {}
-    return nil, failed("permanent", "csv_invalid",
+    return failed("file", "csv_invalid",
       string.format("%d record(s) with the wrong number of fields; first at line %s: %s fields, expected %s",
         total, tostring(first.line), tostring(first.got), tostring(first.expected)),
       "fix the listed lines (Keboola would refuse the file); it is loaded again when it changes")
   end
+end
+
+-- Reads the file once through host.stage; returns the result or nil, result.
+local function run_stage(ctx, path, spool, names)
+  local cfg = ctx.cfg
+  local s, err = stage.open { src = path, spool = spool, header = names,
+    gzip_threshold = cfg.gzip_threshold, gzip_level = cfg.gzip_level,
+    sample_bytes = cfg.sniff_bytes }
+  if not s then
+    if not fs.stat(path) then return nil, { status = "gone" } end
+    local code = type(err) == "table" and err.code or "io"
+    return nil, stage_failed(ctx, path, code, stage_error_text(err))
+  end
+  local done, serr
+  repeat
+    done, serr = s:step(cfg.stage_step_bytes)
+    if done == false then task.yield() end
+  until done ~= false
+  local r = done and s:result() or (s.result and s:result())
+  s:close()
+  local bad
+  if not done then
+    local code = type(serr) == "table" and serr.code or tostring(serr):match("^(%w+)")
+    if code == "unstable" or (r and r.unstable) then bad = { status = "unstable" }
+    elseif not fs.stat(path) then bad = { status = "gone" }
+    else bad = stage_failed(ctx, path, code, stage_error_text(serr)) end
+  elseif r.unstable then
+    bad = { status = "unstable" }
+  else
+    bad = refusal(r)
+  end
+  if bad then fs.remove(spool); return nil, bad end
+  r.spool = r.spool or spool
   return r
 end
 
@@ -112,13 +153,23 @@ end
 local function renamed_header(ctx, file, raw)
   if not ctx.policy:is_custom("columns") then return nil end
   local ok, names = ctx.policy:call("columns", file, raw)
-  if not ok then return nil, failed("policy", "policy_failed", names,
-    "fix policy.columns in the config; the file is tried again when it changes", { hook = "columns" }) end
+  if not ok then return nil, failed("config", "policy_failed", names, nil, { hook = "columns" }) end
   if type(names) ~= "table" then return nil end
   local same = #names == #raw
   for i = 1, #raw do if names[i] ~= raw[i] then same = false end end
   if same then return nil end
   return names
+end
+
+-- Stages the file, a second time when policy.columns renames its header.
+local function stage_file(ctx, file, spool)
+  local r, out = run_stage(ctx, file.path, spool, nil)
+  if not r then return nil, out end
+  local names, nerr = renamed_header(ctx, file, (r.header or {}).raw or {})
+  if nerr then fs.remove(r.spool); return nil, nerr end
+  if not names then return r end
+  fs.remove(r.spool)
+  return run_stage(ctx, file.path, spool, names)
 end
 
 ---------------------------------------------------------------- helpers
@@ -153,165 +204,192 @@ local function spool_path(ctx, table_name)
     task.id() or 0, timer.now()))
 end
 
----------------------------------------------------------------- the load
+---------------------------------------------------------------- the steps
 
-local function load_staged(ctx, rel, file, target, st, r, entry)
-  local cfg, client, state = ctx.cfg, ctx.client, ctx.state
-  local bucket, berr = ctx:bucket(file.folder)
-  if not bucket then return api_failed(berr, "bucket_failed") end
-  local table_id = bucket.id .. "." .. target.table
-  local remote = ctx.remote:get(table_id)
-  local hdr = r.header or {}
-  if hdr.errors and #hdr.errors > 0 then
-    local parts = {}
-    for _, e in ipairs(hdr.errors) do parts[#parts + 1] = type(e) == "table" and (e.message or e.name or "?") or tostring(e) end
-    return failed("permanent", "header_invalid", table.concat(parts, "; "),
-      "rename the listed columns in the file's first line; it is loaded again when it changes",
-      { table = table_id })
+-- The header's own defects (empty or duplicate names): nil when fine.
+local function header_defects(hdr, table_id)
+  if not (hdr.errors and #hdr.errors > 0) then return nil end
+  local parts = {}
+  for _, e in ipairs(hdr.errors) do
+    parts[#parts + 1] = type(e) == "table" and (e.message or e.name or "?") or tostring(e)
   end
-  local webalize = not ctx.dry_run and function(list) return client:webalize(list) end or nil
-  local local_names, werr = header.keboola_names(hdr, ctx.webalize_cache, webalize)
-  if not local_names then return api_failed(werr, "webalize_failed") end
+  return failed("file", "header_invalid", table.concat(parts, "; "),
+    "rename the listed columns in the file's first line; it is loaded again when it changes",
+    { table = table_id })
+end
 
-  -- 2. Unchanged since the last successful load: nothing to upload.
-  if entry and entry.fingerprint == r.fingerprint and remote and entry.table_id == table_id then
-    return { status = "unchanged", table_id = table_id, fingerprint = r.fingerprint }
+-- Without state: does the table already hold this file?  Yes when
+-- status.json recorded the same fingerprint for it, or else when the table
+-- was imported after the file's last change and the row counts agree
+-- (docs/engine.md, "Lost state").
+local function already_loaded(ctx, job, remote)
+  local hint = ctx.hint(job.rel)
+  local r = job.staged
+  if hint then return hint.fingerprint == r.fingerprint and hint.table_id == job.table_id end
+  local imported = M.parse_iso(remote.lastImportDate)
+  local mtime_s = (job.st.mtime_ns or 0) // 1000000000
+  return imported ~= nil and imported >= mtime_s and tonumber(remote.rowsCount) == r.rows
+end
+
+-- The local header against the table's columns: nil to go on, or a
+-- result (a refusal, or "adopted").
+local function compare_with_table(ctx, job, remote, names)
+  if not (remote and type(remote.columns) == "table") then return nil end
+  local d = header.diff(names, remote.columns)
+  if not d then
+    if job.entry and job.entry.fingerprint then return nil end
+    if not already_loaded(ctx, job, remote) then return nil end
+    ctx.remote:loaded(job.table_id)
+    local r = job.staged
+    return { status = "adopted", table_id = job.table_id, fingerprint = r.fingerprint,
+             header = r.header.raw, columns = remote.columns, rows = r.rows,
+             bucket_id = job.bucket.id, bytes = r.size }
   end
-
-  -- 3. Header against the table's columns.
-  if remote and type(remote.columns) == "table" then
-    local d = header.diff(local_names, remote.columns)
-    if d then
-      local ok, decision = ctx.policy:call("on_header_change", file, local_names, remote.columns, d)
-      if not ok then
-        return failed("policy", "policy_failed", decision,
-          "fix policy.on_header_change in the config; the file is tried again when it changes",
-          { hook = "on_header_change", table = table_id })
-      end
-      if decision ~= "load" then
-        return failed("permanent", "header_mismatch", header.describe(d, local_names, remote.columns),
-          "make the file's header match the table's columns again, or change the table in Keboola" ..
-          " (or return \"load\" from policy.on_header_change); the file is loaded when it changes",
-          { table = table_id, missing = table.concat(d.missing, ","), extra = table.concat(d.extra, ","),
-            reordered = d.reordered })
-      end
-      log.warn("header_change_loading", { table = table_id, file = rel,
-        difference = header.describe(d, local_names, remote.columns),
-        action = "policy.on_header_change chose to load; check the table's columns in Keboola" })
-    elseif not entry or not entry.fingerprint then
-      -- Rebuilding without state.  The table already holds this file when
-      -- status.json recorded the same fingerprint for it, or else when the
-      -- table was imported after the file's last change and the row counts
-      -- agree (docs/engine.md, "Lost state").
-      local hint = ctx.fingerprint_hints and ctx.fingerprint_hints[rel]
-      local imported = M.parse_iso(remote.lastImportDate)
-      local mtime_s = (st.mtime_ns or 0) // 1000000000
-      local by_hint = hint and hint.fingerprint == r.fingerprint and hint.table_id == table_id
-      local by_time = not hint and imported and imported >= mtime_s and tonumber(remote.rowsCount) == r.rows
-      if by_hint or by_time then
-        ctx.remote:loaded(table_id)
-        return { status = "adopted", table_id = table_id, fingerprint = r.fingerprint,
-                 header = hdr.raw, columns = remote.columns, rows = r.rows, bucket_id = bucket.id,
-                 bytes = r.size }
-      end
-    end
+  local ok, decision = ctx.policy:call("on_header_change", job.file, names, remote.columns, d)
+  if not ok then
+    return failed("config", "policy_failed", decision, nil,
+      { hook = "on_header_change", table = job.table_id })
   end
+  local difference = header.describe(d, names, remote.columns)
+  if decision ~= "load" then
+    return failed("file", "header_mismatch", difference,
+      "make the file's header match the table's columns again, or change the table in Keboola" ..
+      " (or return \"load\" from policy.on_header_change); the file is loaded when it changes",
+      { table = job.table_id, missing = table.concat(d.missing, ","), extra = table.concat(d.extra, ","),
+        reordered = d.reordered })
+  end
+  log.warn("header_change_loading", { table = job.table_id, file = job.rel, difference = difference,
+    action = "policy.on_header_change chose to load; check the table's columns in Keboola" })
+  job.header_changed = true
+  return nil
+end
 
-  local upload_name = target.table .. (r.gzip and ".csv.gz" or ".csv")
+-- "The table is gone" is one error code, not any 404: a 404 may as well
+-- name the uploaded file or the bucket.
+local function table_gone(err)
+  return type(err) == "table" and err.code == "storage.tables.notFound"
+end
+
+-- Upload the spool copy, then create the table or load it in full.
+-- Returns the result.
+local function upload_and_load(ctx, job, remote, names)
+  local client, r, table_id = ctx.client, job.staged, job.table_id
+  local upload_name = job.target.table .. (r.gzip and ".csv.gz" or ".csv")
   if ctx.dry_run then
-    log.info("would_upload", { table = table_id, file = rel, name = upload_name,
+    log.info("would_upload", { table = table_id, file = job.rel, name = upload_name,
       bytes = r.spool_bytes, gzip = r.gzip and true or false })
     log.info(remote and "would_load_table" or "would_create_table",
-      { table = table_id, file = rel, rows = r.rows, incremental = false })
-    return { status = "dry_run", table_id = table_id }
+      { table = table_id, file = job.rel, rows = r.rows, incremental = false })
+    return { status = "dry_run", table_id = table_id, bytes = r.spool_bytes, rows = r.rows,
+             create = not remote }
   end
 
-  -- 4. Upload the spool copy.
   local up, uerr = client:upload_file(r.spool, { name = upload_name, size = r.spool_bytes })
-  if not up then return api_failed(uerr, "upload_failed") end
+  if not up then return api_failed(uerr, "upload_failed", { table = table_id }) end
 
-  -- 5. Create the table, or load it in full.
   local dialect = dialect_of(r)
-  local job, t, lerr
+  local jobr, t, lerr
   if remote then
-    job, lerr = client:load_table(table_id, up.id, { dialect = dialect })
-    if not job and type(lerr) == "table" and lerr.status == 404 then
-      log.warn("table_missing_remotely", { table = table_id, file = rel,
+    jobr, lerr = client:load_table(table_id, up.id, { dialect = dialect })
+    if not jobr and table_gone(lerr) then
+      log.warn("table_missing_remotely", { table = table_id, file = job.rel,
         action = "recreating the table from the file" })
       ctx.remote:drop(table_id)
       remote = nil
     end
   end
   if not remote then
-    t, job = client:create_table(bucket.id, target.table, up.id, { dialect = dialect })
-    if not t then lerr = job; job = nil end
+    t, jobr = client:create_table(job.bucket.id, job.target.table, up.id, { dialect = dialect })
+    if not t then lerr = jobr; jobr = nil end
     if t then
       -- A create job's result may omit columns; they are the file's names.
-      if type(t.columns) ~= "table" then t.columns = local_names end
+      if type(t.columns) ~= "table" then t.columns = names end
       t.id = t.id or table_id
       ctx.remote:put(t)
       table_id = t.id
     end
   end
-  if not job then return api_failed(lerr, remote and "import_failed" or "create_failed") end
+  if not jobr then
+    return api_failed(lerr, remote and "import_failed" or "create_failed", { table = table_id })
+  end
 
-  local columns = (t and t.columns) or (remote and remote.columns) or local_names
-  if remote and header.diff(local_names, remote.columns or {}) then
+  local columns = (t and t.columns) or (remote and remote.columns) or names
+  if job.header_changed then
     local fresh = client:get_table(table_id)
     if fresh then ctx.remote:put(fresh); columns = fresh.columns or columns end
   end
-  local results = type(job.results) == "table" and job.results or {}
-  local rows = tonumber(results.totalRowsCount) or r.rows
+  local results = type(jobr.results) == "table" and jobr.results or {}
   -- The state records this load now: the import facts kept for adopting
   -- a table without state (sync.remote) are no longer needed.
   ctx.remote:loaded(table_id)
-  return { status = "ok", table_id = table_id, bucket_id = bucket.id, job_id = job.id,
-           rows = rows, bytes = r.size, uploaded_bytes = r.spool_bytes,
-           fingerprint = r.fingerprint, header = hdr.raw, columns = columns,
-           file_id = up.id }
+  return { status = "ok", table_id = table_id, bucket_id = job.bucket.id, job_id = jobr.id,
+           rows = tonumber(results.totalRowsCount) or r.rows, bytes = r.size,
+           uploaded_bytes = r.spool_bytes, fingerprint = r.fingerprint, header = r.header.raw,
+           columns = columns, file_id = up.id }
 end
 
--- The load proper; returns outcome.  The spool copy is always removed.
-local function run(ctx, rel, file, target, st)
-  local entry = ctx.state:file(rel)
-  local ok, go = ctx.policy:call("should_load", file, entry)
-  if not ok then
-    return failed("policy", "policy_failed", go,
-      "fix policy.should_load in the config; the file is tried again when it changes", { hook = "should_load" })
-  end
-  if go == false then return { status = "skipped", reason = "policy.should_load returned false" } end
+-- What happens to a staged file: returns the result.
+local function load_staged(ctx, job)
+  local bucket, berr = ctx.bucket(job.file.folder)
+  if not bucket then return api_failed(berr, "bucket_failed") end
+  job.bucket = bucket
+  job.table_id = bucket.id .. "." .. job.target.table
+  local r = job.staged
+  r.header = r.header or {}
+  local bad = header_defects(r.header, job.table_id)
+  if bad then return bad end
+  local webalize = not ctx.dry_run and function(list) return ctx.client:webalize(list) end or nil
+  local names, werr = header.keboola_names(r.header, ctx.webalize_cache, webalize)
+  if not names then return api_failed(werr, "webalize_failed") end
 
-  fs.mkdir_p(ctx.spool_dir)
-  local spool = spool_path(ctx, target.table)
-  local r, out = run_stage(ctx, file.path, spool, nil)
-  if not r then return out end
-  local names, nerr = renamed_header(ctx, file, (r.header or {}).raw or {})
-  if nerr then fs.remove(spool); return nerr end
-  if names then
-    fs.remove(spool)
-    r, out = run_stage(ctx, file.path, spool, names)
-    if not r then return out end
+  local remote = ctx.remote:get(job.table_id)
+  local entry = job.entry
+  if entry and entry.fingerprint == r.fingerprint and remote and entry.table_id == job.table_id then
+    return { status = "unchanged", table_id = job.table_id, fingerprint = r.fingerprint }
   end
-  r.spool = r.spool or spool
-  local ok2, outcome = xpcall(load_staged, debug.traceback, ctx, rel, file, target, st, r, entry)
-  fs.remove(spool)
-  if r.spool ~= spool then fs.remove(r.spool) end
-  if not ok2 then error(outcome, 0) end
-  return outcome
+  local stop = compare_with_table(ctx, job, remote, names)
+  if stop then return stop end
+  return upload_and_load(ctx, job, remote, names)
 end
 
--- run(ctx, rel) -> outcome, with .stat (the file's identity before it was
--- read: a later change makes the next look differ) and .table.
-function M.run(ctx, rel)
-  local target, why = ctx.folders:target(rel)
-  if not target then return { status = "skipped", reason = why } end
+---------------------------------------------------------------- the load
+
+-- run(ctx, rel, target) -> result.  target: sync.folders' answer for rel
+-- (computed once, by the engine).  The spool copy is always removed.
+function M.run(ctx, rel, target)
   local file = policy_mod.file_info(ctx.cfg.watch_dir, rel)
   local st = fs.stat(file.path)
   if not st or st.type ~= "file" then return { status = "gone" } end
-  local o = run(ctx, rel, file, target, st)
-  o.stat = state_mod.stat_key(st)
-  o.table = o.table or o.table_id or (target.bucket .. "/" .. target.table)
-  return o
+  local key = state_mod.stat_key(st)
+  local entry = ctx.entry(rel)
+  local result
+  local ok, go = ctx.policy:call("should_load", file, entry)
+  if not ok then
+    result = failed("config", "policy_failed", go, nil, { hook = "should_load" })
+  elseif go == false then
+    result = { status = "skipped", reason = "policy.should_load returned false" }
+  else
+    fs.mkdir_p(ctx.spool_dir)
+    local staged, bad = stage_file(ctx, file, spool_path(ctx, target.table))
+    if not staged then
+      result = bad
+    else
+      local job = { rel = rel, file = file, target = target, st = st, entry = entry, staged = staged }
+      local cok, out = xpcall(load_staged, debug.traceback, ctx, job)
+      fs.remove(staged.spool)
+      if not cok then error(out, 0) end
+      result = out
+    end
+  end
+  result.stat = key
+  result.table = result.table or result.table_id or (target.bucket .. "/" .. target.table)
+  -- Still the bytes that were staged?  A write during the upload leaves
+  -- the table one version behind: say so, the engine settles it again.
+  if result.status == "ok" or result.status == "unchanged" or result.status == "adopted" then
+    local now = fs.stat(file.path)
+    result.changed_after = not now or state_mod.stat_key(now) ~= key
+  end
+  return result
 end
 
 return M

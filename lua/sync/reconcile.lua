@@ -6,6 +6,7 @@
 -- with columns.  The disk side costs a scan; a file is restaged only when
 -- its size, mtime or inode differ from what the state recorded at its last
 -- load (or the state has no record of it, or its table is gone remotely).
+local failure = require "sync.failure"
 local remote_mod = require "sync.remote"
 local state_mod = require "sync.state"
 
@@ -34,9 +35,15 @@ function M.needs_load(state, remote, rel, st)
   if state:is_pending(rel) then return true, "pending" end
   local key = state_mod.stat_key(st)
   local f = state:failure(rel)
-  -- A blocked file (collision, policy error) is judged again every time:
-  -- what blocked it may be gone while the file itself did not change.
-  if f and f.stat == key and not f.blocked then return false, "failed_unchanged" end
+  if f then
+    -- A failure whose cause is outside the file (Keboola, the network,
+    -- the token, this machine, the config) is tried again at every start;
+    -- a blocked file (collision) is judged again every time: what blocked
+    -- it may be gone while the file itself did not change.
+    local class = f.class or (f.kind == "retryable" and "remote") or "file"
+    if f.blocked or failure.retried_without_change(class) then return true, "retry_failed" end
+    if f.stat == key then return false, "failed_unchanged" end
+  end
   local e = state:file(rel)
   if not e or not e.fingerprint then return true, "new" end
   if e.stat ~= key then return true, "changed" end

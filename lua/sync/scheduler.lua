@@ -6,21 +6,27 @@
 --   * at most max_parallel tasks overall, FIFO otherwise;
 --   * pause()/resume() hold every start (401: the token was refused);
 --   * later(key, ms) resubmits after a delay (back-off), counted so that
---     `once` knows work is still owed.
+--     `once` knows work is still owed; the delay is the engine's wait, which
+--     ends early when the daemon stops;
+--   * every finished run notifies `changed` (host.task event): the engine
+--     waits on it instead of polling.
 -- The worker runs inside its own host task under xpcall: a bug or a policy
 -- error ends that run with status "failed", never the daemon.
 local task = require "host.task"
-local timer = require "host.timer"
 
 local M = {}
 
 local Scheduler = {}
 Scheduler.__index = Scheduler
 
--- opts: {max_parallel, worker = fn(key) -> outcome, on_done = fn(key, outcome)}
+-- opts: {max_parallel, worker = fn(key) -> outcome, on_done = fn(key, outcome),
+--        on_start = fn(key)?, wait = fn(ms) -> true when interrupted,
+--        changed = a host.task event to notify (else its own)}
 function M.new(opts)
   return setmetatable({
     max = opts.max_parallel, worker = opts.worker, on_done = opts.on_done,
+    on_start = opts.on_start, wait = opts.wait or require("host.timer").sleep,
+    changed = opts.changed or task.event(),
     queue = {}, head = 1, tail = 0, queued = {}, running = {}, again = {},
     nrunning = 0, delayed = {}, ndelayed = 0, paused = false, closed = false,
   }, Scheduler)
@@ -82,6 +88,7 @@ function Scheduler:run_one(key)
     if not self.closed then self:submit(key) end
   end
   self:pump()
+  self.changed:notify()
 end
 
 function Scheduler:pump()
@@ -94,6 +101,7 @@ function Scheduler:pump()
     self.running[key] = true
     self.nrunning = self.nrunning + 1
     task.spawn(self.run_one, self, key)
+    if self.on_start then self.on_start(key) end
   end
 end
 
@@ -105,10 +113,11 @@ function Scheduler:later(key, ms)
   self.delayed[key] = true
   self.ndelayed = self.ndelayed + 1
   task.spawn(function()
-    timer.sleep(ms)
+    self.wait(ms)
     self.delayed[key] = nil
     self.ndelayed = self.ndelayed - 1
     if not self.closed then self:submit(key) end
+    self.changed:notify()
   end)
 end
 

@@ -25,11 +25,14 @@ end
 M.same = same
 
 -- An event (or a scan difference) for rel, with what the scan saw (a stat
--- table or its key).
-function Settle:touch(rel, st)
+-- table or its key).  quiet_ms: how long the file is known to have been
+-- unchanged already (its mtime's age at start-up); the quiet time still
+-- to wait shrinks by that much, the second look stays.
+function Settle:touch(rel, st, quiet_ms)
   local d = self.dirty[rel]
   if not d then self.n = self.n + 1 end
-  self.dirty[rel] = { st = st, deadline = self.now() + self.settle_ms }
+  local wait = self.settle_ms - math.max(0, math.min(quiet_ms or 0, self.settle_ms))
+  self.dirty[rel] = { st = st, deadline = self.now() + math.floor(wait) }
 end
 
 function Settle:forget(rel)

@@ -33,8 +33,9 @@ function M.build(state, live)
   local failures = {}
   for _, rel in ipairs(sorted_keys(state:failures())) do
     local f = state:failure(rel)
-    failures[#failures + 1] = { file = rel, kind = f.kind, event = f.event,
-                                error = f.error, action = f.action, at = f.at }
+    failures[#failures + 1] = { file = rel, class = f.class or f.kind, event = f.event,
+                                error = f.error, action = f.action, at = f.at,
+                                next_try_at = f.next_try_at }
   end
   local pending = {}
   for _, rel in ipairs(sorted_keys(state:pending())) do pending[#pending + 1] = rel end

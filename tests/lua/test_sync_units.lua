@@ -255,4 +255,61 @@ t.is(load.parse_iso("1970-01-01T00:00:00+0000"), 0, "epoch")
 t.is(load.parse_iso("2024-02-29T12:34:56+0000"), 1709210096, "leap day")
 t.is(load.parse_iso("2024-02-29T14:34:56+0200"), 1709210096, "offsets")
 t.is(load.parse_iso("nope"), nil, "garbage")
+
+-- back-off: one formula ---------------------------------------------------------
+local backoff = require "lib.backoff"
+local lo = function(m) return m end
+local hi = function(_, n) return n end
+local bcfg = { base_ms = 100, cap_ms = 1000 }
+t.is(backoff.delay_ms(1, bcfg, lo), 50, "attempt 1: at least half the base")
+t.is(backoff.delay_ms(1, bcfg, hi), 100, "attempt 1: at most the base")
+t.is(backoff.delay_ms(3, bcfg, hi), 400, "doubles per attempt")
+t.is(backoff.delay_ms(30, bcfg, hi), 1000, "capped")
+t.is(backoff.delay_ms(30, bcfg, lo), 500, "never below half the cap once capped")
+
+-- failure classes and outcome decisions --------------------------------------
+local failure = require "sync.failure"
+local outcome = require "sync.outcome"
+t.is(failure.of_client_error({ kind = "retryable" }), "remote", "retryable client error: remote")
+t.is(failure.of_client_error({ kind = "permanent", status = 403 }), "auth", "403: auth (permission)")
+t.is(failure.of_client_error({ kind = "permanent", status = 400 }), "file", "other refusals: file")
+t.is(failure.of_stage_code("io"), "machine", "I/O while staging: machine")
+t.is(failure.of_stage_code("utf8"), "file", "encoding: file")
+local facts = { once = false, attempt = 2, retry = bcfg, auth_recheck_s = 7, now_iso = "T", random = hi }
+local dd = outcome.decide("a/x.csv", { status = "failed", class = "remote", event = "upload_failed",
+  error = "e", stat = "1:2:3" }, facts)
+t.is(dd.retry_in_ms, 200, "run: remote failure retried with the back-off of its attempt")
+t.ok(dd.record == "failure" and dd.failure.class == "remote" and dd.pending == true,
+  "recorded with its class, still owed")
+t.is(dd.log.event, "load_retry", "logged as a retry")
+dd = outcome.decide("a/x.csv", { status = "failed", class = "auth", event = "bucket_failed", error = "403",
+  stat = "1:2:3" }, facts)
+t.is(dd.retry_in_ms, 7000, "run: a refused permission is tried again after auth_recheck_s")
+t.is(dd.log.level, "error", "first time: an ERROR")
+dd = outcome.decide("a/x.csv", { status = "failed", class = "file", event = "csv_invalid", error = "bad",
+  stat = "1:2:3" }, facts)
+t.ok(dd.retry_in_ms == nil and dd.pending == false, "a file failure waits for the file to change")
+facts.previous = { stat = "1:2:3", event = "csv_invalid" }
+dd = outcome.decide("a/x.csv", { status = "failed", class = "file", event = "csv_invalid", error = "bad",
+  stat = "1:2:3" }, facts)
+t.is(dd.log, nil, "the same file version failing the same way is not logged again")
+facts.previous, facts.once = nil, true
+dd = outcome.decide("a/x.csv", { status = "failed", class = "remote", event = "upload_failed", error = "e",
+  stat = "1:2:3" }, facts)
+t.ok(dd.unreachable and dd.retry_in_ms == nil, "once: a remote failure (the client gave up) ends the run")
+dd = outcome.decide("a/x.csv", { status = "ok", table_id = "in.c-a.x", stat = "1:2:3", changed_after = true }, facts)
+t.ok(dd.record == "success" and dd.settle, "loaded, but changed meanwhile: recorded and settled again")
+dd = outcome.decide("a/x.csv", { status = "cancelled" }, facts)
+t.is(dd.pending, true, "a cancelled load stays owed")
+
+-- reconcile: failures outside the file are retried without a change ----------
+local fstate = { files = {}, failures = {}, pending = {} }
+function fstate:is_pending(rel) return self.pending[rel] end
+function fstate:failure(rel) return self.failures[rel] end
+function fstate:file(rel) return self.files[rel] end
+local sst = { size = 1, mtime_ns = 2, ino = 3 }
+fstate.failures["a/x.csv"] = { class = "auth", stat = state_mod.stat_key(sst) }
+t.is(select(2, reconcile.needs_load(fstate, nil, "a/x.csv", sst)), "retry_failed", "auth failure: retried")
+fstate.failures["a/x.csv"] = { class = "file", stat = state_mod.stat_key(sst) }
+t.is(select(2, reconcile.needs_load(fstate, nil, "a/x.csv", sst)), "failed_unchanged", "file failure: waits")
 t.done()

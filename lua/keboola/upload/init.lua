@@ -5,12 +5,6 @@ local errors = require "keboola.errors"
 
 local M = {}
 
-M.defaults = {
-    s3_single_max = 64 * 1024 * 1024, s3_part_size = 16 * 1024 * 1024,
-    abs_single_max = 64 * 1024 * 1024, abs_block_size = 8 * 1024 * 1024,
-    gcs_single_max = 16 * 1024 * 1024, gcs_chunk_size = 8 * 1024 * 1024,
-}
-
 local uploaders = {
     aws = "keboola.upload.s3",
     azure = "keboola.upload.abs",
