@@ -89,6 +89,38 @@ def machine_failure_then_fixed(t, rig):
     t.ok(rig.table_rows("in.c-disk.data") == [["id"], ["1"], ["2"]], "the table is there")
 
 
+def disk_full_then_freed(t, rig):
+    """state_dir on a 1 MB tmpfs, a 5 MB file: staging hits "No space left
+    on device"; once space is there (the tmpfs grown), the next once loads
+    the unchanged file."""
+    import subprocess
+    d = Daemon(rig)
+    os.makedirs(d.state)
+    r = subprocess.run(["mount", "-t", "tmpfs", "-o", "size=1m", "tmpfs", d.state], capture_output=True, text=True)
+    if r.returncode != 0:
+        t.skip("a full disk", f"mounting a tmpfs needs root: {r.stderr.strip()}")
+        return
+    try:
+        rows = "".join(f"{i},{'x' * 40}\n" for i in range(120000))
+        d.write("big/data.csv", "id,v\n" + rows)
+        r = d.once()
+        t.ok(r.returncode == 1, f"once with a full state_dir exits 1 (rc={r.returncode})", r.stderr + d.tail())
+        t.ok("[machine]" in r.stderr and "No space left on device" in r.stderr,
+             "the failure is classed machine and says the disk is full", r.stderr)
+        t.ok("free space in" in r.stderr and os.path.join(d.state, "spool") in r.stderr,
+             "what to do names the folder that needs space", r.stderr)
+        t.ok(not d.log_lines("csv_invalid") and not d.log_lines("load_retry"),
+             "not reported as an invalid CSV or a network problem", d.tail())
+        subprocess.run(["mount", "-o", "remount,size=64m", d.state], check=True)
+        r = d.once()
+        t.ok(r.returncode == 0, f"once after space was freed loads the unchanged file (rc={r.returncode})",
+             r.stderr + d.tail())
+        got = rig.table_rows("in.c-big.data")
+        t.ok(got is not None and len(got) == 120001, "the table holds every row")
+    finally:
+        subprocess.run(["umount", "-l", d.state], capture_output=True)
+
+
 def one_instance_and_status(t, rig):
     d = Daemon(rig)
     d.write("lock/a.csv", "id\n1\n")
@@ -165,7 +197,7 @@ def main():
     t = Tap()
     rig = Rig(PROVIDER)
     for case in (once_unreachable, once_during_write, retry_after_fixed_token, machine_failure_then_fixed,
-                 one_instance_and_status, term_during_backoff, check_permissions, terminal_output):
+                 disk_full_then_freed,                 one_instance_and_status, term_during_backoff, check_permissions, terminal_output):
         t.diag(case.__name__)
         case(t, rig)
     return t.done()
