@@ -129,6 +129,8 @@ def one_instance_and_status(t, rig):
     r = d.once()
     t.ok(r.returncode == 5, f"a second instance on the same state_dir exits 5 (rc={r.returncode})", r.stderr)
     t.ok(str(d.proc.pid) in r.stderr, "it names the pid that holds the state_dir", r.stderr)
+    t.ok(any(f"pid={d.proc.pid}" in x for x in d.log_lines("state_dir_locked", level="ERROR")),
+         "and logs state_dir_locked with the pid", d.tail())
     st = d.command("status")
     t.ok(f"running (pid {d.proc.pid})" in st.stdout, "status says the daemon is running, with its pid",
          st.stdout)
@@ -141,6 +143,13 @@ def one_instance_and_status(t, rig):
     t.ok("deleted locally" in st.stdout, "a deleted file is marked as deleted locally", st.stdout)
     r = d.once()
     t.ok(r.returncode == 0, f"after the daemon stopped, once runs (rc={r.returncode})", r.stderr)
+    lock = os.path.join(d.state, "kbsyncd.lock")
+    os.remove(lock)
+    os.makedirs(lock)  # a lock that cannot be taken for another reason than a holder
+    r = d.once()
+    t.ok(r.returncode == 1 and "cannot lock" in r.stderr, f"an unusable lock file ends once (rc={r.returncode})",
+         r.stderr)
+    t.ok(d.log_lines("state_dir_unusable", level="ERROR"), "state_dir_unusable is logged", d.tail())
 
 
 def term_during_backoff(t, rig):
