@@ -6,8 +6,8 @@ each produced for real against the gcp rig:
   character; nothing is created for them, other files load;
 - `webalize_failed`: a header name Keboola's webalize refuses;
 - `bucket_failed`: a token without the right to create buckets;
-- `keboola_unreachable`: `once` ends with exit 1 (ERROR), `run` keeps
-  retrying (WARN) and stops cleanly on TERM;
+- `keboola_unreachable`: `once` gives up after `once_timeout_s` with exit 4
+  (ERROR), `run` keeps retrying (WARN) and stops cleanly on TERM;
 - `watch_overflow`: the documented test hook injects an overflow; the
   WARN is logged and the rescan still finds a change;
 - `upload_credentials_refused`: GCS refuses the upload token (it expired
@@ -88,21 +88,26 @@ def bucket_refused(t, rig):
 
 
 def unreachable(t, rig):
-    d = Daemon(rig, settle_ms=100)
+    d = Daemon(rig, settle_ms=100, extra="once_timeout_s = 2,")
     d.write("away/a.csv", "id\n1\n")
     host = f"http://127.0.0.1:{closed_port()}"
     try:
-        r = d.once(KBC_STORAGE_API_HOST=host, timeout=20)
+        r = d.once(KBC_STORAGE_API_HOST=host, timeout=30)
         rc, err = r.returncode, r.stderr
     except subprocess.TimeoutExpired:  # still retrying: reported as the failure below
-        rc, err = None, "once still running after 20 s"
-    t.ok(rc == 1, f"unreachable: once exits 1 (got {rc})", f"{err[-1000:]}\n{d.tail(8)}")
+        rc, err = None, "once still running after 30 s"
+    t.ok(rc == 4, f"unreachable: once gives up after once_timeout_s and exits 4 (got {rc})",
+         f"{err[-1000:]}\n{d.tail(8)}")
     t.ok(d.log_lines("keboola_unreachable", level="ERROR"),
          "unreachable: once logs an ERROR keboola_unreachable", d.tail(6))
+    t.ok(err.strip() != "" and rc is not None, "unreachable: once says why on stderr", err[-1000:])
+    t0 = time.monotonic()
     d.start(KBC_STORAGE_API_HOST=host)
     t.ok(d.wait_log("keboola_unreachable", level="WARN", timeout=15),
          "unreachable: run logs WARN keboola_unreachable while it retries", d.tail(6))
-    t.ok(d.proc.poll() is None, "unreachable: run keeps running", d.tail(6))
+    # once_timeout_s is for `once` only: a second past it, run is still there.
+    wait_until(lambda: d.proc.poll() is not None or time.monotonic() - t0 > 3, 10)
+    t.ok(d.proc.poll() is None, "unreachable: run keeps retrying past once_timeout_s", d.tail(6))
     rc, _ = d.stop()
     t.ok(rc == 0, "unreachable: TERM exits 0 while retrying", d.tail(6))
 
