@@ -30,6 +30,8 @@ return {
                        doc = "change notification backend" },
   poll_interval_ms = { type = "integer", default = 2000, min = 100,
                        doc = "how often the poll watcher looks" },
+  rescan_interval_s = { type = "integer", default = 3600, min = 0,
+                       doc = "a full rescan this often catches changes the watcher missed; 0 = off" },
   shutdown_grace_s = { type = "integer", default = 30, min = 0,
                        doc = "on TERM, how long running loads may finish" },
   auth_recheck_s   = { type = "integer", default = 60, min = 1,

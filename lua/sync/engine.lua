@@ -625,12 +625,33 @@ function Engine:watch()
   end
 end
 
+-- The safety rescan (`run`): every rescan_interval_s the whole folder is
+-- listed again and compared with what is known, so a change whose event
+-- never came (Docker Desktop bind mounts, network shares, an overflow the
+-- kernel did not report) is still loaded.  One wake-up per interval.
+function Engine:rescan_periodically()
+  local every = self.cfg.rescan_interval_s
+  if every == 0 then return end
+  task.spawn(function()
+    while not self:pause(every * 1000) do
+      local changes = self.folders:rescan_all()
+      log.debug("safety_rescan", { changes = #changes })
+      self:on_changes(changes)
+      self:touch_unloaded()
+      self.wake:notify()
+    end
+  end)
+end
+
 -- The main loop of `run` and `once`: settled files out to the scheduler.
 -- It sleeps until the next settle deadline or until something changed
 -- (a watcher event, a finished load that asks for another look, stop).
 -- Nothing between two waits yields, so no wake-up is missed.
 function Engine:loop()
-  if self.watcher then task.spawn(function() self:watch() end) end
+  if self.watcher then
+    task.spawn(function() self:watch() end)
+    self:rescan_periodically()
+  end
   while not self.stop_mode do
     if self.once and self:once_done() then break end
     local deadline = self.settle:next_deadline()
