@@ -34,6 +34,14 @@
 /* Below this share of records with the most common field count, a parse is
  * ragged: not a table of that many columns. */
 #define RAGGED_SHARE 0.5
+/* A reading with a preferred delimiter whose first record (the header) has
+ * the body's field count is preferred to a better-scored reading with
+ * another delimiter whose header does not, unless that one scores this
+ * many times more: `id,text` over `0,row-0001-x` is read with ',' and not
+ * with '-', which the values hold but the header does not (a header that
+ * does not name every column cannot be loaded).  Only preferred delimiters
+ * get this: a preamble line full of dates would otherwise make '-' fit. */
+#define HEADER_FIT_RATIO 4.0
 /* Lines the survey looks at (a few thousand show any regularity). */
 #define SURVEY_LINES 4096
 /* Samples larger than twice this are first scored on this prefix; the
@@ -61,6 +69,7 @@ typedef struct scorer {
     size_t patterns;
     size_t overflow_patterns;
     size_t cells, typed, anomalous, records;
+    size_t head_fields; /* field count of the first record */
     int unterminated;
 } scorer;
 
@@ -72,6 +81,7 @@ typedef struct sniff_eval {
     double modal_share;  /* of the records */
     size_t anomalous;
     int unterminated;
+    int header_fits;     /* the first record has the modal field count */
 } sniff_eval;
 
 static void on_data(void *ctx, const unsigned char *p, size_t n)
@@ -159,6 +169,7 @@ static void on_record(void *ctx, const csv_record *r)
     }
     if (!r->blank) {
         add_pattern(s, r->fields);
+        if (s->records == 0) s->head_fields = r->fields;
         s->cells += s->rec_cells;
         s->typed += s->rec_typed;
         s->anomalous += s->rec_anomalous;
@@ -190,6 +201,7 @@ static void finish_eval(const scorer *s, sniff_eval *e)
     p /= (double)k;
     t = ((double)s->typed - (double)s->anomalous) / (double)s->cells;
     e->score = t > 0 ? p * t : 0;
+    e->header_fits = s->records > 1 && e->modal_fields > 1 && s->head_fields == e->modal_fields;
 }
 
 static void evaluate(const unsigned char *sample, size_t n, int at_eof,
@@ -477,6 +489,10 @@ double sniff_dialect(const unsigned char *sample, size_t n, int at_eof,
         }
         nc = kept;
     }
+    double fit_best = -1;
+    sniff_eval fit_eval;
+    csv_dialect fit_dialect;
+    memset(&fit_eval, 0, sizeof fit_eval);
     for (size_t i = 0; i < nc; i++) {
         sniff_eval e;
         evaluate(sample, n, at_eof, forbidden, &list[i], &e);
@@ -486,6 +502,17 @@ double sniff_dialect(const unsigned char *sample, size_t n, int at_eof,
             best_eval = e;
             *out = list[i];
         }
+        if (e.header_fits && strchr(delimiters, list[i].delimiter) &&
+            e.score > fit_best * (1 + 1e-9) + 1e-12) {
+            fit_best = e.score;
+            fit_eval = e;
+            fit_dialect = list[i];
+        }
+    }
+    if (!best_eval.header_fits && fit_best > 0 && fit_best * HEADER_FIT_RATIO >= best) {
+        best = fit_best;
+        best_eval = fit_eval;
+        *out = fit_dialect;
     }
     if (best <= 0) {
         csv_dialect_rfc(out);

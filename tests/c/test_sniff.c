@@ -24,6 +24,16 @@ static void sniffs(const char *what, const char *sample, char delim, char quote,
 int main(void)
 {
     sniffs("comma", "id,name,amount\n1,Anna,10\n2,Bob,20\n", ',', '"', 0, CSV_TERM_LF);
+    /* the values hold '-' three times a line, the header none: the header
+     * names two columns, so ',' it is */
+    {
+        static char rows[64 * 2001];
+        size_t len = (size_t)snprintf(rows, sizeof rows, "id,text\n");
+        for (int i = 0; i < 2000; i++)
+            len += (size_t)snprintf(rows + len, sizeof rows - len,
+                                    "%d,row-%08d-padding-padding\n", i, i);
+        sniffs("comma with hyphenated values", rows, ',', '"', 0, CSV_TERM_LF);
+    }
     sniffs("semicolon with decimal commas", "id;price;qty\n1;3,5;2\n2;4,25;3\n3;1,0;1\n",
            ';', '"', 0, CSV_TERM_LF);
     sniffs("comma with quoted semicolons",
