@@ -160,6 +160,12 @@ def term_during_backoff(t, rig):
         d.write("slow/x.csv", "id\n1\n")
         d.start()
         t.ok(d.wait_log("http_retry", timeout=30), "the upload is in a retry back-off", d.tail())
+        seen = {}
+
+        def loading():
+            seen["out"] = d.command("status").stdout
+            return "loading now: slow/x.csv" in seen["out"]
+        t.ok(wait_until(loading, 10), "status shows what is loading now", seen.get("out"))
         rc, took = d.stop()
         t.ok(rc == 0, f"TERM during a back-off exits 0 (rc={rc})", d.tail())
         t.ok(took < 10, f"TERM ends the back-off at once, not after shutdown_grace_s (took {took:.1f} s)")
