@@ -19,8 +19,6 @@ SKIP_DIRS = {"node_modules", "__pycache__"}
 
 # event -> why it cannot be produced on this machine.
 UNTESTABLE = {
-    "stage_failed": "the suites run as root here, and root opens any file whatever its mode; "
-                    "a file the daemon lists but cannot open needs an unprivileged reader",
     "load_failed": "an unexpected failure outside every classified one: only a bug produces it, "
                    "and the engine has no hook to inject one",
     "load_crashed": "a load task that raises: only a bug produces it, and there is no hook to inject one",

@@ -81,6 +81,8 @@ def machine_failure_then_fixed(t, rig):
     r = d.once()
     t.ok(r.returncode == 1, f"once with an unusable spool exits 1 (rc={r.returncode})", r.stderr + d.tail())
     t.ok("[machine]" in r.stderr, "the failure is classed machine", r.stderr)
+    t.ok(any("class=machine" in x for x in d.log_lines("stage_failed", level="ERROR")),
+         "logged as stage_failed with class=machine", d.tail())
     t.ok(not d.log_lines("csv_invalid"), "it is not reported as an invalid CSV", d.tail())
     os.remove(spool)
     r2 = d.once()
