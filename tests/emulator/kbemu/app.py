@@ -21,6 +21,9 @@ class App:
         self.features = {NO_PREFIX_FEATURE} if no_legacy_prefix else set()
         self._initial_features = set(self.features)
         self._initial_job_polls = job_polls
+        # Imports whose file has expired meanwhile: the next N import-async
+        # calls find their dataFileId gone (404 storage.files.notFound).
+        self.expire_files_on_import = 0
 
     def reset(self):
         """Back to an empty project with the start-up settings (cloud objects stay)."""
@@ -32,6 +35,7 @@ class App:
                                "rates": {}, "script": []})
         self.features = set(self._initial_features)
         self.tokens.revoked = set()
+        self.expire_files_on_import = 0
 
     def runtime_config(self):
         config = {"provider": self.backend.provider, "jobPolls": self.jobs.job_polls,
@@ -39,6 +43,7 @@ class App:
         if hasattr(self.backend, "token_ttl"):
             config["gcsTokenTtl"] = self.backend.token_ttl
         config["revokedTokens"] = sorted(self.tokens.revoked)
+        config["expireFilesOnImport"] = self.expire_files_on_import
         return config
 
     def update_runtime_config(self, changes):
@@ -50,3 +55,5 @@ class App:
             self.backend.token_ttl = float(changes["gcsTokenTtl"])
         if "revokedTokens" in changes:
             self.tokens.revoked = set(changes["revokedTokens"])
+        if "expireFilesOnImport" in changes:
+            self.expire_files_on_import = int(changes["expireFilesOnImport"])

@@ -52,8 +52,9 @@ def create_bucket(app, req):
         if bucket_id in app.store.buckets:
             raise ApiError(400, "storage.buckets.alreadyExists",
                            f"The bucket {prefix}{name} already exists.")
-        if any(b.display_name == display_name and b.stage == stage
-               for b in app.store.buckets.values()):
+        # Per project, not per stage: the real message says "in project" and
+        # the rename check (PUT buckets/{id}) names no stage (README.md).
+        if any(b.display_name == display_name for b in app.store.buckets.values()):
             raise ApiError(400, "storage.buckets.alreadyExists",
                            f"The display name \"{display_name}\" already exists in project.")
         from .store import Bucket
@@ -64,6 +65,21 @@ def create_bucket(app, req):
                         last_change=now)
         app.store.buckets[bucket_id] = bucket
         return json_response(201, bucket_json(app, bucket))
+
+
+def update_bucket(app, req):
+    """PUT /v2/storage/buckets/{id}: displayName, unique in the project like on create."""
+    display_name = to_str(req.params.get("displayName"), "")
+    validate_display_name(display_name)
+    with app.store.lock:
+        bucket = find_bucket(app, req, req.args[0], "manage")
+        if any(b.display_name == display_name and b.id != bucket.id
+               for b in app.store.buckets.values()):
+            raise ApiError(400, "storage.buckets.alreadyExists",
+                           f"The display name \"{display_name}\" already exists in project.")
+        bucket.display_name = display_name
+        bucket.last_change = clock.iso()
+        return json_response(200, bucket_json(app, bucket))
 
 
 def delete_bucket(app, req):

@@ -79,10 +79,11 @@ def create_table_work(app, stored, dialect, bucket_id, name, primary_key):
         with app.store.lock:
             if bucket_id not in app.store.buckets:
                 raise JobError("storage.buckets.notFound", f"Bucket {bucket_id} not found")
-            if f"{bucket_id}.{name}" in app.store.tables:
+            existing = app.store.table_named(bucket_id, name)
+            if existing is not None:
                 raise JobError("storage.buckets.tableAlreadyExists",
-                               f"The table \"{name}\" in the bucket already has the same display "
-                               f"name \"{name}\".")
+                               f"The table \"{existing.name}\" in the bucket already has the same "
+                               f"display name \"{name}\".")
             now = clock.iso()
             table = Table(bucket_id=bucket_id, name=name, columns=columns, rows=rows,
                           primary_key=primary_key, created=now, last_import=now, last_change=now,

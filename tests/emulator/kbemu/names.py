@@ -43,6 +43,14 @@ def sanitise_column(raw):
     return _NOT_WORD.sub("_", transliterate(raw)).strip("_")
 
 
+def stored_column(raw):
+    """The name a header column is stored under: sanitised, and a system column
+    name of the backend (oid, xmin, ... in any case) gets "_" appended, as
+    Keboola's sanitiser does on create and import."""
+    name = sanitise_column(raw)
+    return name + "_" if name.lower() in SYSTEM_COLUMNS else name
+
+
 def check_header_columns(raw_names, code_prefix):
     """Sanitise a header; reject empty, too long and duplicate names.
 
@@ -52,7 +60,7 @@ def check_header_columns(raw_names, code_prefix):
 
     names, seen = [], {}
     for raw in raw_names:
-        name = sanitise_column(raw)
+        name = stored_column(raw)
         if not name or len(name) > MAX_COLUMN_NAME:
             raise JobError(
                 "storage.tables.validation.invalidColumnName",
@@ -82,6 +90,17 @@ def validate_table_name(name):
             "characters dash and underscores are allowed.")
 
 
+def validate_table_display_name(display_name):
+    """Messages as the PHP client's CreateTableTest shows them."""
+    if display_name.startswith("_"):
+        raise ApiError(400, "storage.tables.validation",
+                       "Invalid data - displayName: Cannot start with underscore.")
+    if not display_name or not _NAME_CHARS.match(display_name):
+        raise ApiError(
+            400, "storage.tables.validation",
+            "Invalid data - displayName: Only alphanumeric characters dash and underscores are allowed.")
+
+
 def validate_bucket_name(name, prefix):
     if not name or not _NAME_CHARS.match(name):
         raise ApiError(
@@ -100,8 +119,7 @@ def validate_display_name(display_name):
 
 
 def webalize(raw):
-    """The webalize helper: sanitise, cut to 64; None when the result is unusable."""
-    name = sanitise_column(raw)[:MAX_COLUMN_NAME]
-    if not name or name.lower() in SYSTEM_COLUMNS:
-        return None
-    return name
+    """The webalize helper: sanitise and cut to 64, nothing more. It no longer
+    validates: a name with nothing left is "" and a system name (oid) comes
+    back unchanged (the "_" is added only when a table stores it)."""
+    return sanitise_column(raw)[:MAX_COLUMN_NAME]

@@ -38,13 +38,7 @@ def webalize_column_names(app, req):
         raw_names, plural = [str(params["columnName"])], False
     else:
         raise ApiError(400, "storage.validation", "Invalid data - columnNames: This field is missing.")
-    result = []
-    for raw in raw_names:
-        name = webalize(raw)
-        if name is None:
-            raise ApiError(422, "storage.webalize.columnName.invalid",
-                           f"Column name \"{raw}\" cannot be converted to a valid column name.")
-        result.append(name)
+    result = [webalize(raw) for raw in raw_names]
     return json_response(200, {"columnNames": result} if plural else {"columnName": result[0]})
 
 

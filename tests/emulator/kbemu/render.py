@@ -26,7 +26,7 @@ def bucket_brief(bucket):
 def table_json(app, table, with_columns=True, with_bucket=True):
     body = {
         "uri": f"{app.base_url}/v2/storage/tables/{table.id}", "id": table.id,
-        "name": table.name, "displayName": table.name, "transactional": False,
+        "name": table.name, "displayName": table.shown_name, "transactional": False,
         "primaryKey": list(table.primary_key), "created": table.created,
         "lastImportDate": table.last_import, "lastChangeDate": table.last_change,
         "rowsCount": len(table.rows), "dataSizeBytes": table.data_size,

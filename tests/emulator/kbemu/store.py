@@ -15,10 +15,15 @@ class Table:
     last_import: str = None
     last_change: str = None
     data_size: int = 0
+    display_name: str = None  # None: the name (what a new table gets)
 
     @property
     def id(self):
         return f"{self.bucket_id}.{self.name}"
+
+    @property
+    def shown_name(self):
+        return self.display_name or self.name
 
 
 @dataclass
@@ -70,3 +75,11 @@ class Store:
 
     def tables_of(self, bucket_id):
         return [t for t in self.tables.values() if t.bucket_id == bucket_id]
+
+    def table_named(self, bucket_id, name, other_than=None):
+        """The table of the bucket whose id ends in `name` or whose display name
+        is `name` (the real create refuses both), ignoring `other_than`."""
+        for table in self.tables_of(bucket_id):
+            if table.id != other_than and name in (table.name, table.shown_name):
+                return table
+        return None

@@ -6,7 +6,7 @@ from .csvparse import to_rfc4180
 from .errors import ApiError
 from .http_types import Response, empty_response, json_response
 from .importer import create_table_work, import_table_work
-from .names import validate_table_name
+from .names import validate_table_display_name, validate_table_name
 from .render import table_json
 
 PREVIEW_DEFAULT_LIMIT = 100
@@ -67,6 +67,26 @@ def _uploaded_file(app, req):
     return stored
 
 
+def table_exists_error(existing, name, status=400):
+    """The real message names the table that holds the name (PHP CreateTableTest)."""
+    return ApiError(status, "storage.buckets.tableAlreadyExists",
+                    f"The table \"{existing.name}\" in the bucket already has the same display "
+                    f"name \"{name}\".")
+
+
+def update_table(app, req):
+    """PUT /v2/storage/tables/{id}: displayName (unique in the bucket, as create checks)."""
+    display_name = to_str(req.params.get("displayName"), "")
+    validate_table_display_name(display_name)
+    with app.store.lock:
+        table = find_table(app, req, "write")
+        other = app.store.table_named(table.bucket_id, display_name, other_than=table.id)
+        if other is not None:
+            raise table_exists_error(other, display_name)
+        table.display_name = display_name
+        return json_response(200, table_json(app, table))
+
+
 def create_table_async(app, req):
     params = req.params
     with app.store.lock:
@@ -77,10 +97,9 @@ def create_table_async(app, req):
     primary_key = to_list(params.get("primaryKey"))
     stored = _uploaded_file(app, req)
     with app.store.lock:
-        if f"{bucket.id}.{name}" in app.store.tables:
-            raise ApiError(400, "storage.buckets.tableAlreadyExists",
-                           f"The table \"{name}\" in the bucket already has the same display name "
-                           f"\"{name}\".")
+        existing = app.store.table_named(bucket.id, name)
+        if existing is not None:
+            raise table_exists_error(existing, name)
     job_params = {"name": name, "primaryKey": primary_key, "params": dialect,
                   "source": {"type": "file", "fileId": stored.id}, "queue": "main"}
     job = app.jobs.submit("tableCreate", f"table:{bucket.id}.{name}", None, job_params,
@@ -101,6 +120,10 @@ def import_async(app, req):
         "columns": to_list(params.get("columns")),
         "ignoredLinesCount": to_int(params.get("ignoredLinesCount") or 0, "ignoredLinesCount"),
     }
+    with app.store.lock:
+        if app.expire_files_on_import > 0:  # emulator config: the file expired meanwhile
+            app.expire_files_on_import -= 1
+            app.store.files.pop(to_int(params.get("dataFileId"), "dataFileId"), None)
     stored = _uploaded_file(app, req)
     job_params = {"params": dict(dialect, **options),
                   "source": {"type": "file", "fileId": stored.id}, "queue": "main"}
