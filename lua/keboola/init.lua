@@ -27,6 +27,7 @@ local M = {}
 M.VERSION = "0.1.0"
 M.errors = errors
 M.find_bucket = storage.find_bucket
+M.find_existing_bucket = storage.find_existing_bucket
 M.dialect_fields = storage.dialect_fields
 
 -- The defaults of every section come from lua/defaults.lua, the one place
@@ -222,12 +223,58 @@ local function is_table_exists(err)
     return err and err.code == "storage.buckets.tableAlreadyExists"
 end
 
+local function is_table_missing(err)
+    return err and err.code == "storage.tables.notFound"
+end
+
+-- The table of a bucket list that shows `name` as its display name.
+local function shown_as(list, name)
+    for _, t in ipairs(list) do
+        if t.displayName == name then return t end
+    end
+    return nil
+end
+
+-- The table a create refused as "already exists" means, loaded with our
+-- file: bucket.name first (a retried POST had gone through, or another
+-- writer made it), else the table that shows `name` as its display name
+-- (renamed in the UI: its id differs). One pass, no retry of the create.
+-- Returns table, job or nil, err.
+local function adopt_existing(self, bucket_id, name, file_id, opts, exists_err)
+    local table_id = bucket_id .. "." .. name
+    self.log.info("table_exists_loading", { table = table_id, file_id = file_id })
+    local loaded, lerr = self:load_table(table_id, file_id, opts)
+    if not loaded and not is_table_missing(lerr) then return nil, lerr end
+    if not loaded then
+        local list, list_err = self:list_tables({ bucket_id = bucket_id })
+        if not list then return nil, list_err end
+        local holder = shown_as(list, name)
+        if not holder then
+            exists_err.message = tostring(exists_err.message) .. " No table " .. table_id
+                .. " exists and no table of the bucket is shown as \"" .. name
+                .. "\": rename the table that holds the name in Keboola"
+            return nil, exists_err
+        end
+        table_id = holder.id
+        self.log.warn("table_adopted_by_display_name", { table = table_id, name = name,
+            action = "loading into the table shown as " .. name .. "; its id stays " .. table_id })
+        loaded, lerr = self:load_table(table_id, file_id, opts)
+        if not loaded then return nil, lerr end
+    end
+    local t, terr = self:get_table(table_id)
+    if not t then return nil, terr end
+    return t, loaded
+end
+
 -- create_table(bucket_id, name, file_id, {dialect, primary_key}) yields
--- through the job. Returns table, job or nil, err.
+-- through the job. Returns table, job or nil, err. The table returned
+-- carries its real id: after a display-name adoption that is not
+-- bucket_id .. "." .. name.
 -- "Table already exists" (at request time or in the job) happens when a
--- retried POST had in fact gone through, or when another writer made the
--- table: either way the table is there, and a FULL load of our file makes
--- its contents exactly what was asked for.
+-- retried POST had in fact gone through, when another writer made the
+-- table, or when a table of the bucket shows `name` as its display name:
+-- the table is there, and a FULL load of our file makes its contents
+-- exactly what was asked for.
 function Client:create_table(bucket_id, name, file_id, opts)
     local job, err = self:create_table_async(bucket_id, name, file_id, opts)
     if job then job, err = self:wait_job(job) end
@@ -237,13 +284,7 @@ function Client:create_table(bucket_id, name, file_id, opts)
         return t, job
     end
     if not is_table_exists(err) then return nil, err end
-    local table_id = bucket_id .. "." .. name
-    self.log.info("table_exists_loading", { table = table_id, file_id = file_id })
-    local loaded, lerr = self:load_table(table_id, file_id, opts)
-    if not loaded then return nil, lerr end
-    local t, terr = self:get_table(table_id)
-    if not t then return nil, terr end
-    return t, loaded
+    return adopt_existing(self, bucket_id, name, file_id, opts, err)
 end
 
 -- load_table(table_id, file_id, {dialect}) yields: FULL load (truncate, then

@@ -82,9 +82,27 @@ local function is_already_exists(err)
         and (err.status == 400 or err.status == 409)
 end
 
+-- The bucket that holds `name` after a create was refused as "already
+-- exists" (pure). Keboola keeps display names unique per project, not per
+-- stage (docs/keboola-client.md), so the holder may sit in another stage:
+-- the stage asked for first, then a display name or a name in any stage.
+function M.find_existing_bucket(buckets, name, stage)
+    local found = M.find_bucket(buckets, name, stage)
+    if found then return found end
+    for _, b in ipairs(buckets or {}) do
+        if b.displayName == name then return b end
+    end
+    for _, b in ipairs(buckets or {}) do
+        if b.name == "c-" .. name or b.name == name then return b end
+    end
+    return nil
+end
+
 -- opts: {stage = "in", description, display_name, backend}
 -- POSTs are retried, so an attempt that succeeded but lost its answer comes
--- back as "already exists": then the bucket is ours, read it from the list.
+-- back as "already exists"; so does a name another bucket shows as its
+-- display name. Either way the bucket is read from the list; when the list
+-- has no such bucket (a token that does not see it) the error says so.
 function M.create_bucket(api, name, opts)
     opts = opts or {}
     local stage = opts.stage or "in"
@@ -96,9 +114,12 @@ function M.create_bucket(api, name, opts)
     if not is_already_exists(err) then return nil, err end
     local list, lerr = M.list_buckets(api)
     if not list then return nil, lerr end
-    local found = M.find_bucket(list, name, stage)
-        or (opts.display_name and M.find_bucket(list, opts.display_name, stage))
+    local found = M.find_existing_bucket(list, name, stage)
+        or (opts.display_name and M.find_existing_bucket(list, opts.display_name, stage))
     if found then return found end
+    err.message = err.message .. " No bucket named or shown as \"" .. name
+        .. "\" is visible to this token in any stage: rename the bucket that holds the name"
+        .. " in Keboola, or give the token access to it"
     return nil, err
 end
 

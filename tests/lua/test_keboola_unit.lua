@@ -240,6 +240,36 @@ do
     t.is(created, true, "ensure reports creation")
 end
 
+-- Display names are unique per project: a create refused as existing finds
+-- the holder by display name or name in any stage, or says why not.
+do
+    local buckets = {
+        { id = "out.c-reports", name = "c-reports", displayName = "sales", stage = "out" },
+        { id = "out.c-fin", name = "c-fin", displayName = "money", stage = "out" },
+    }
+    t.is(kbc.find_bucket(buckets, "sales"), nil, "find_bucket stays in its stage")
+    t.is(kbc.find_existing_bucket(buckets, "sales", "in").id, "out.c-reports", "display name in another stage")
+    t.is(kbc.find_existing_bucket(buckets, "fin", "in").id, "out.c-fin", "name in another stage")
+    t.is(kbc.find_existing_bucket(buckets, "nothing", "in"), nil, "absent")
+    local function route(list)
+        return function(req)
+            if req.method == "POST" then
+                return json(400, { error = 'The display name "sales" already exists in project.',
+                                   code = "storage.buckets.alreadyExists" })
+            end
+            return json(200, list)
+        end
+    end
+    local c = client(route(buckets))
+    local b = c:ensure_bucket("sales", { buckets = {} })
+    t.is(b and b.id, "out.c-reports", "ensure_bucket ends in the bucket that holds the display name")
+    local c2, h2 = client(route({}))
+    local none, err = c2:create_bucket("sales")
+    t.is(none, nil, "holder not visible: nil")
+    t.like(err and err.message or "", "is visible to this token in any stage", "the error says why")
+    t.is(#h2.requests, 2, "one create, one list: no loop")
+end
+
 ---------------------------------------------------------------- jobs
 
 do
@@ -301,6 +331,50 @@ do
     local t4 = c4:create_table("in.c-a", "t", 3)
     t.is(t4 and t4.id, "in.c-a.t", "tableAlreadyExists → full load + re-read")
     t.ok(h4.requests[3].url:find("import%-async"), "loaded our file into the existing table")
+end
+
+-- "Table already exists" because another table shows the name as its
+-- display name (renamed in the UI): no table has the id, the one shown
+-- under the name is adopted and returned with its real id.
+do
+    local exists = { error = 'The table "orders" in the bucket already has the same display name "sales".',
+                     code = "storage.buckets.tableAlreadyExists" }
+    local function route(list)
+        return function(req)
+            if req.url:find("tables%-async") then return json(400, exists) end
+            if req.url:find("/tables/in.c%-a.sales/import%-async") then
+                return json(404, { error = "no such table", code = "storage.tables.notFound" })
+            end
+            if req.url:find("/buckets/in.c%-a/tables") then return json(200, list) end
+            if req.url:find("/tables/in.c%-a.orders/import%-async") then
+                return json(202, { id = 3, status = "success", tableId = "in.c-a.orders" })
+            end
+            if req.url:find("/tables/in.c%-a.orders$") then
+                return json(200, { id = "in.c-a.orders", name = "orders", displayName = "sales", columns = { "id" } })
+            end
+            return json(500, { error = "unexpected " .. req.method .. " " .. req.url })
+        end
+    end
+    local c, h = client(route({ { id = "in.c-a.orders", name = "orders", displayName = "sales" },
+                                { id = "in.c-a.other", name = "other", displayName = "other" } }))
+    local tbl, job = c:create_table("in.c-a", "sales", 5)
+    t.is(tbl and tbl.id, "in.c-a.orders", "adopted by display name, returned with its real id")
+    t.is(job and job.id, 3, "the load into it is the job returned")
+    local methods = {}
+    for _, r in ipairs(h.requests) do methods[#methods + 1] = r.method .. " " .. url.path_of(r.url) end
+    t.is(methods, { "POST /v2/storage/buckets/in.c-a/tables-async",
+                    "POST /v2/storage/tables/in.c-a.sales/import-async",
+                    "GET /v2/storage/buckets/in.c-a/tables",
+                    "POST /v2/storage/tables/in.c-a.orders/import-async",
+                    "GET /v2/storage/tables/in.c-a.orders" }, "one pass: create, load by id, list, load, read")
+    t.like(dump_logs(h), "table_adopted_by_display_name", "the adoption is logged")
+
+    local c2, h2 = client(route({ { id = "in.c-a.other", name = "other", displayName = "other" } }))
+    local none, err = c2:create_table("in.c-a", "sales", 5)
+    t.is(none, nil, "no table shown under the name: nil")
+    t.is(err and err.code, "storage.buckets.tableAlreadyExists", "the create's error is reported")
+    t.like(err and err.message or "", 'no table of the bucket is shown as "sales"', "saying what was looked for")
+    t.is(#h2.requests, 3, "and no create is tried again (create, load, list)")
 end
 
 ---------------------------------------------------------------- uploads
