@@ -24,6 +24,7 @@ struct http_req {
     http_t *h;
     CURL *easy;
     struct curl_slist *headers;
+    struct curl_slist *connect_to;
     char errbuf[CURL_ERROR_SIZE];
     char errmsg[CURL_ERROR_SIZE + 64];
     buffer_t body, head;
@@ -312,6 +313,14 @@ void http_req_aws_sigv4(http_req_t *r, const char *provider, const char *userpwd
     r->signed_v4 = 1;
 }
 
+int http_req_connect_to(http_req_t *r, const char *entry)
+{
+    struct curl_slist *l = curl_slist_append(r->connect_to, entry);
+    if (!l) return -1;
+    r->connect_to = l;
+    return 0;
+}
+
 int http_req_start(http_req_t *r, http_done_fn done, void *ud)
 {
     r->done = done;
@@ -323,6 +332,7 @@ int http_req_start(http_req_t *r, http_done_fn done, void *ud)
      * answer 100-continue, so nothing stalls there. */
     if (!r->signed_v4) http_req_add_header(r, "Expect:");
     curl_easy_setopt(r->easy, CURLOPT_HTTPHEADER, r->headers);
+    if (r->connect_to) curl_easy_setopt(r->easy, CURLOPT_CONNECT_TO, r->connect_to);
     if (curl_multi_add_handle(r->h->multi, r->easy) != CURLM_OK) return -1;
     r->started = 1;
     r->next = r->h->running;
@@ -342,6 +352,7 @@ void http_req_free(http_req_t *r)
     }
     curl_easy_cleanup(r->easy);
     curl_slist_free_all(r->headers);
+    curl_slist_free_all(r->connect_to);
     if (r->in) fclose(r->in);
     if (r->out) fclose(r->out);
     free(r->body.p);

@@ -34,6 +34,11 @@ int http_req_response_file(http_req_t *r, const char *path);
 void http_req_max_body(http_req_t *r, size_t max);
 /* Sign with AWS SigV4 ("aws:amz:REGION:s3"), credentials "KEY:SECRET". */
 void http_req_aws_sigv4(http_req_t *r, const char *provider, const char *userpwd);
+/* Connect to another host:port than the URL names, keeping the URL's name
+ * for Host, SNI and certificate checks (CURLOPT_CONNECT_TO entries
+ * "HOST:PORT:CONNECT-HOST:CONNECT-PORT").  For tests that serve a
+ * production host name on loopback; -1 when out of memory. */
+int http_req_connect_to(http_req_t *r, const char *entry);
 int http_req_start(http_req_t *r, http_done_fn done, void *ud);
 /* Abort a running request: done is not called; r is freed. */
 void http_req_cancel(http_req_t *r);

@@ -158,6 +158,18 @@ static void read_opts(lua_State *L, request_opts *o)
     o->sigv4 = opt_string(L, "aws_sigv4");
     o->userpwd = opt_string(L, "userpwd");
     o->ca = opt_string(L, "ca_bundle");
+    lua_getfield(L, 1, "connect_to");
+    if (!lua_isnil(L, -1)) {
+        if (!lua_istable(L, -1))
+            luaL_error(L, "host.http.request: connect_to must be a list of strings");
+        lua_Integer n = luaL_len(L, -1);
+        for (lua_Integer i = 1; i <= n; i++) {
+            if (lua_geti(L, -1, i) != LUA_TSTRING)
+                luaL_error(L, "host.http.request: connect_to must be a list of strings");
+            lua_pop(L, 1);
+        }
+    }
+    lua_pop(L, 1);
     lua_getfield(L, 1, "headers");
     if (!lua_isnil(L, -1) && !lua_istable(L, -1))
         luaL_error(L, "host.http.request: headers must be a table");
@@ -191,6 +203,25 @@ static void add_headers(lua_State *L, http_req_t *r)
         }
     }
     lua_pop(L, 1);
+}
+
+/* connect_to = {"HOST:PORT:CONNECT-HOST:CONNECT-PORT", ...}, checked by
+ * read_opts.  Only tests pass it (docs/lua-api.md): the client takes it
+ * from KBSYNCD_TEST_CONNECT_TO. */
+static int add_connect_to(lua_State *L, http_req_t *r)
+{
+    lua_getfield(L, 1, "connect_to");
+    int rc = 0;
+    if (lua_istable(L, -1)) {
+        lua_Integer n = luaL_len(L, -1);
+        for (lua_Integer i = 1; i <= n && rc == 0; i++) {
+            lua_geti(L, -1, i);
+            rc = http_req_connect_to(r, lua_tostring(L, -1));
+            lua_pop(L, 1);
+        }
+    }
+    lua_pop(L, 1);
+    return rc;
 }
 
 static int fail_now(lua_State *L, http_req_t *r, const char *msg)
@@ -244,6 +275,7 @@ static int l_request(lua_State *L)
     if (o.sigv4) http_req_aws_sigv4(r, o.sigv4, o.userpwd);
     else if (o.userpwd) curl_easy_setopt(e, CURLOPT_USERPWD, o.userpwd);
     if (o.ca && *o.ca) curl_easy_setopt(e, CURLOPT_CAINFO, o.ca);
+    if (add_connect_to(L, r) < 0) return fail_now(L, r, "invalid: out of memory");
 
     pending_t *p = malloc(sizeof *p);
     if (!p) return fail_now(L, r, "invalid: out of memory");

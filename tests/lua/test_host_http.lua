@@ -117,6 +117,8 @@ for _, case in ipairs {
   { { url = base, max_body = "big" }, "max_body must be an integer >= 0" },
   { { url = base, ca_bundle = {} }, "ca_bundle must be a string" },
   { { url = base, headers = { ["X-On"] = true } }, "headers must map names to strings or numbers" },
+  { { url = base, connect_to = "x:1:y:2" }, "connect_to must be a list of strings" },
+  { { url = base, connect_to = { 7 } }, "connect_to must be a list of strings" },
 } do
   local okr, e = pcall(http.request, case[1])
   t.ok(not okr and tostring(e):find(case[2], 1, true), "bad option raises: " .. case[2], e)
@@ -124,6 +126,14 @@ end
 st, _, body = http.request { method = "POST", url = base .. "/echo", body = "12345",
   headers = { ["X-Number"] = 7, ["X-Empty"] = "" } }
 t.is(st, 200, "a request with a number and an empty header value goes through")
+
+-- connect_to: a name that resolves nowhere (.invalid) is served by the
+-- test server, the URL (Host, port) unchanged; without it, a dns error.
+local fake = "http://kbsyncd-test.invalid:81/delay?ms=1"
+st, _, body = http.request { url = fake, connect_to = { "kbsyncd-test.invalid:81:127.0.0.1:" .. port } }
+t.ok(st == 200 and body == "ok 1", "connect_to sends a request for a name to another host:port")
+r, err = http.request { url = fake, timeout_ms = 5000 }
+t.ok(r == nil and err:match("^dns:"), "without connect_to the name does not resolve: " .. tostring(err))
 
 -- Connection refused and a malformed URL.
 r, err = http.request { url = "http://127.0.0.1:1/", timeout_ms = 2000 }
