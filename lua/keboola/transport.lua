@@ -15,12 +15,32 @@ local M = {}
 local Transport = {}
 Transport.__index = Transport
 
+-- For tests only: KBSYNCD_TEST_CONNECT_TO="HOST:PORT:ADDR:PORT[,...]" sends
+-- requests for HOST:PORT to ADDR:PORT, the URL (Host, TLS name) unchanged,
+-- so a rig can serve production names (BUCKET.s3.REGION.amazonaws.com) on
+-- loopback (tests/rig/tls.py). Never set in production: a client that sees
+-- it logs a WARN naming the redirections.
+M.TEST_CONNECT_TO = "KBSYNCD_TEST_CONNECT_TO"
+
+function M.parse_connect_to(text)
+    local list = {}
+    for entry in tostring(text or ""):gmatch("[^,%s]+") do list[#list + 1] = entry end
+    return #list > 0 and list or nil
+end
+
 -- cfg (http section of lua/defaults.lua): {connect_timeout_ms, timeout_ms,
 -- upload_timeout_ms (0 = none), ca_bundle, low_speed_time_s, max_body}
 -- deps: {http = host.http, now = fn() -> ms, log = host.log}
 function M.new(cfg, deps)
     cfg = cfg or {}
+    local connect_to = M.parse_connect_to(os.getenv(M.TEST_CONNECT_TO))
+    if connect_to and deps.log then
+        deps.log.warn("test_connect_to_active", { variable = M.TEST_CONNECT_TO,
+            entries = table.concat(connect_to, ","),
+            action = "unset it: it exists for the test rig and redirects connections" })
+    end
     return setmetatable({
+        connect_to = connect_to,
         connect_timeout_ms = cfg.connect_timeout_ms,
         timeout_ms = cfg.timeout_ms,
         upload_timeout_ms = cfg.upload_timeout_ms,
@@ -57,6 +77,7 @@ function Transport:send(req)
     opts.max_body = opts.max_body or self.max_body
     opts.ca_bundle = opts.ca_bundle or self.ca_bundle
     opts.low_speed_time_s = opts.low_speed_time_s or self.low_speed_time_s
+    opts.connect_to = opts.connect_to or self.connect_to
     local method = opts.method or "GET"
     local op = errors.op_name(method, opts.url)
     local started = self.now and self.now()

@@ -38,6 +38,10 @@ def parse_args(argv):
                         default=env.get("KBSYNCD_NO_LEGACY_PREFIX") == "1",
                         help="advertise disable-legacy-bucket-prefix: bucket ids without c-")
     parser.add_argument("--ready-file", help="write URLs and tokens here once serving")
+    parser.add_argument("--tls-cert", help="with --tls-key: serve the cloud storage over TLS "
+                        "under its production host names (tests/rig/tls.py)")
+    parser.add_argument("--tls-key")
+    parser.add_argument("--tls-ca", help="the CA of --tls-cert, named in the ready file")
     return parser.parse_args(argv)
 
 
@@ -45,8 +49,9 @@ def make_backend(args, api_url, faults):
     if args.provider == "aws":
         from kbemu.backend_aws import AwsBackend
         from kbemu.s3gate import bind_gate, serve_gate
-        gate = bind_gate(faults, args.host)
-        backend = AwsBackend(args.moto_url, server_url(gate))
+        tls = {"cert": args.tls_cert, "key": args.tls_key} if args.tls_cert else None
+        gate = bind_gate(faults, args.host, tls)
+        backend = AwsBackend(args.moto_url, server_url(gate), public=tls is not None)
         serve_gate(gate, backend)
         return backend
     if args.provider == "azure":
@@ -67,6 +72,10 @@ def main(argv):
     args = parse_args(argv)
     if args.provider == "aws" and not args.moto_url:
         sys.exit("--moto-url is required for --provider aws")
+    if bool(args.tls_cert) != bool(args.tls_key):
+        sys.exit("--tls-cert and --tls-key go together")
+    if args.tls_cert and args.provider != "aws":
+        sys.exit("--tls-cert: production host names are served for aws only")
     if args.provider == "azure" and not args.azurite_url:
         sys.exit("--azurite-url is required for --provider azure")
     api = bind_server(ApiHandler, args.host, args.port)
@@ -79,6 +88,8 @@ def main(argv):
     info = {"pid": os.getpid(), "provider": args.provider, "apiUrl": api_url,
             "tokens": TokenRegistry().env_exports()}
     info.update(app.backend.describe())
+    if args.tls_ca:
+        info["caBundle"] = args.tls_ca
     if args.ready_file:
         write_ready_file(args.ready_file, info)
     print(json.dumps(info), flush=True)

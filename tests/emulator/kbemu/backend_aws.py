@@ -37,9 +37,12 @@ class AwsBackend:
     provider = "aws"
     region = REGION
 
-    def __init__(self, moto_url, gate_url):
+    def __init__(self, moto_url, gate_url, public=False):
         self.moto_url = moto_url.rstrip("/")
         self.gate_url = gate_url
+        # public: the gate serves TLS under the production name; clients get
+        # no endpoint override and reach it through a connect-to mapping.
+        self.public = public
         self.encrypted_keys = set()  # read by the S3 gate
         self._setup()
 
@@ -112,4 +115,9 @@ class AwsBackend:
         return obj["Body"].read()
 
     def describe(self):
+        if self.public:
+            port = self.gate_url.rsplit(":", 1)[1]
+            host = f"{FILES_BUCKET}.s3.{REGION}.amazonaws.com"
+            return {"publicHosts": [host], "connectTo": [f"{host}:443:127.0.0.1:{port}"],
+                    "motoEndpoint": self.moto_url}
         return {"s3Endpoint": self.gate_url, "motoEndpoint": self.moto_url}

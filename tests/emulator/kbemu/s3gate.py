@@ -34,11 +34,19 @@ class S3GateHandler(BaseHTTPRequestHandler):
     def log_message(self, fmt, *args):
         pass
 
+    def _bucket_and_key(self, path):
+        """Virtual-hosted (BUCKET.s3.REGION.amazonaws.com/KEY) or path-style (/BUCKET/KEY)."""
+        host = (self.headers.get("Host") or "").split(":")[0]
+        if ".s3." in host and host.endswith(".amazonaws.com"):
+            return host.split(".s3.", 1)[0], path.lstrip("/")
+        parts = path.lstrip("/").split("/", 1)
+        return (parts[0], parts[1]) if len(parts) == 2 else (None, None)
+
     def _needs_sse(self):
         parsed = urllib.parse.urlsplit(self.path)
         query = urllib.parse.parse_qs(parsed.query, keep_blank_values=True)
-        parts = urllib.parse.unquote(parsed.path).lstrip("/").split("/", 1)
-        if len(parts) != 2 or (parts[0], parts[1]) not in self.server.backend.encrypted_keys:
+        bucket, key = self._bucket_and_key(urllib.parse.unquote(parsed.path))
+        if key is None or (bucket, key) not in self.server.backend.encrypted_keys:
             return False
         is_put_object = (self.command == "PUT" and "partNumber" not in query
                          and "x-amz-copy-source" not in self.headers)
@@ -123,9 +131,20 @@ class S3GateHandler(BaseHTTPRequestHandler):
     do_GET = do_PUT = do_POST = do_DELETE = do_HEAD = _handle
 
 
-def bind_gate(faults, host="127.0.0.1"):
-    """Bound before the backend exists (its URL goes into uploadParams); set .backend, then serve."""
-    return bind_server(S3GateHandler, host, 0, backend=None, faults=faults)
+def bind_gate(faults, host="127.0.0.1", tls=None):
+    """Bound before the backend exists (its URL goes into uploadParams); set .backend, then serve.
+
+    tls = {"cert": path, "key": path}: serve HTTPS, as S3 does under its
+    production names (the rig's production-hosts mode). The handshake runs in
+    the handler's thread (on first read), not in the accept loop."""
+    server = bind_server(S3GateHandler, host, 0, backend=None, faults=faults)
+    if tls:
+        import ssl
+        context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+        context.load_cert_chain(tls["cert"], tls["key"])
+        server.socket = context.wrap_socket(server.socket, server_side=True,
+                                            do_handshake_on_connect=False)
+    return server
 
 
 def serve_gate(server, backend):
