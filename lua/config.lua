@@ -191,7 +191,10 @@ function M.load(opts)
 
   cfg.config_file = path
   cfg.config_dir = base
+  -- Normalised once, here: every "is this file inside the watched
+  -- folder" compares with this string ("/data/" would miss "/data/x").
   cfg.watch_dir = absolute(base, cfg.watch_dir)
+  if cfg.watch_dir then cfg.watch_dir = cfg.watch_dir:gsub("/+", "/"):gsub("(.)/$", "%1") end
   cfg.state_dir = absolute(base, cfg.state_dir)
   if cfg.log.file ~= "" then cfg.log.file = absolute(base, cfg.log.file) end
   cfg.http.ca_bundle = absolute(base, cfg.http.ca_bundle)

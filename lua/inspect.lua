@@ -3,13 +3,17 @@
 -- describe(path, cfg, target_fn) analyses the file with host.stage in
 -- analyse mode (nothing is written) and returns the stager's result table
 -- plus `target` (what target_fn(path) maps the file to: {stage, bucket,
--- table}, or nil), `problems` (why Keboola would refuse the file as it is),
--- `warnings` and `loadable`.
+-- table[, assumed]}, or nil, reason[, event]), `problems` (why
+-- the daemon would refuse the file as it is), `warnings`, and `verdict` =
+-- {load = bool, reason = words}: load is true only when the daemon would
+-- load the file as it is (`loadable` says the same).  target_fn is the
+-- engine's own rule (Policy:target_for_path); without it only the file's
+-- contents are judged.
 -- run(path, opts) prints that as a readable summary, or with opts.json as
--- exactly one JSON object, and returns the exit code: 0 when the file can
--- be loaded as it is, 1 otherwise (the reasons go to stderr).
+-- exactly one JSON object, and returns the exit code (daemon_exit): ok
+-- when the verdict is load, failed otherwise (the reasons go to stderr).
 -- opts: {json = bool, cfg = table (gzip_threshold, gzip_level,
--- sample_bytes, delimiters), target = function(path), out = file handle
+-- sniff_bytes), target = function(path), out = file handle
 -- (default io.stdout), err = file handle (default io.stderr)}.
 --
 -- This runs synchronously: a CLI command may block, the daemon's loop is
@@ -17,6 +21,7 @@
 
 local stage = require "host.stage"
 local cjson = require "cjson"
+local EXIT = require "daemon_exit"
 
 local M = {}
 
@@ -56,14 +61,36 @@ local function problems_of(r)
   return problems, warnings
 end
 
+local function place(t)
+  return string.format("%s / %s / %s", t.stage, t.bucket, t.table)
+end
+
+-- Ignored (the engine never picks the file up) comes first: fixing the
+-- contents would not help.  Then refused: what the load would stop at.
+local function verdict_of(r, ignored, routed)
+  if ignored then return { load = false, reason = ignored } end
+  if #r.problems > 0 then
+    return { load = false, reason = "refused: " .. table.concat(r.problems, "; ") }
+  end
+  local t = r.target
+  if not routed then
+    return { load = true, reason = "the contents can be loaded as they are (the target was not checked)" }
+  end
+  if t.assumed then
+    return { load = true, reason = "outside the watched folder; placed at " .. t.assumed ..
+      " it would be loaded as it is into " .. place(t) }
+  end
+  return { load = true, reason = "loaded as it is into " .. place(t) }
+end
+
 function M.describe(path, cfg, target_fn)
   cfg = cfg or {}
+  -- The settings sync.load stages with, so the dialect is the engine's.
   local s, err = stage.open {
     src = path,
     gzip_threshold = cfg.gzip_threshold,
     gzip_level = cfg.gzip_level,
-    sample_bytes = cfg.sample_bytes,
-    delimiters = cfg.delimiters,
+    sample_bytes = cfg.sniff_bytes,
   }
   local r
   if not s then
@@ -76,9 +103,19 @@ function M.describe(path, cfg, target_fn)
     r = s:result()
     s:close()
   end
-  if target_fn then r.target = target_fn(path) end
+  local ignored
+  if target_fn then
+    local why, event
+    r.target, why, event = target_fn(path)
+    -- An event: the engine sees the file but blocks it (a name collision,
+    -- a name Keboola refuses, a policy hook that raised).
+    if not r.target then
+      ignored = (event and "blocked (" .. event .. "): " or "ignored: ") .. (why or "no table to load it into")
+    end
+  end
   r.problems, r.warnings = problems_of(r)
-  r.loadable = #r.problems == 0
+  r.verdict = verdict_of(r, ignored, target_fn ~= nil)
+  r.loadable = r.verdict.load
   return r
 end
 
@@ -160,8 +197,11 @@ local function to_json(r)
     { "normalize", scalar(r.normalize and true or false) },
     { "target", target and object {
       { "stage", scalar(target.stage) }, { "bucket", scalar(target.bucket) },
-      { "table", scalar(target.table) },
+      { "table", scalar(target.table) }, { "assumed", scalar(target.assumed) },
     } or "null" },
+    { "verdict", object {
+      { "load", scalar(r.verdict.load) }, { "reason", scalar(r.verdict.reason) },
+    } },
   }
 end
 
@@ -203,11 +243,11 @@ local function summary(r)
          r.gzip and ", gzipped" or "")
   end
   local t = r.target
-  line("target", "%s", t and string.format("%s / %s / %s", t.stage, t.bucket, t.table)
-                        or "(not mapped)")
+  line("target", "%s", t and place(t) .. (t.assumed and " (if placed at " .. t.assumed .. ")" or "")
+                        or "(none)")
   for _, w in ipairs(r.warnings) do line("warning", "%s", w) end
   for _, p in ipairs(r.problems) do line("problem", "%s", p) end
-  line("verdict", "%s", r.loadable and "can be loaded as it is" or "cannot be loaded as it is")
+  line("verdict", "%s", (r.verdict.load and "can be loaded: " or "cannot be loaded: ") .. r.verdict.reason)
   return table.concat(lines, "\n") .. "\n"
 end
 
@@ -217,11 +257,11 @@ function M.run(path, opts)
   local r = M.describe(path, opts.cfg, opts.target)
   if opts.json then
     out:write(to_json(r), "\n")
-    for _, p in ipairs(r.problems) do err:write("inspect: ", p, "\n") end
+    if not r.verdict.load then err:write("inspect: ", r.verdict.reason, "\n") end
   else
     out:write(summary(r))
   end
-  return r.loadable and 0 or 1
+  return r.verdict.load and EXIT.ok or EXIT.failed
 end
 
 M._to_json = to_json -- for tests

@@ -4,7 +4,7 @@
 -- Hooks (docs/policy.md has the contract and examples):
 --   bucket(folder)                         -> bucket name | nil, reason
 --   table(file)                            -> table name | nil, reason
---   ignore(path)                           -> true to skip the file/folder
+--   ignore(path)                           -> true[, reason] to skip the file/folder
 --   columns(file, names)                   -> header names to load with
 --   on_header_change(file, local, remote, diff) -> "skip" | "load"
 --   should_load(file, state)               -> false to skip this load
@@ -15,6 +15,7 @@
 -- A hook that raises fails only the task that called it: call() runs it
 -- under xpcall with a traceback and hands the error back.
 local names = require "sync.names"
+local route = require "sync.route"
 
 local M = {}
 
@@ -37,14 +38,18 @@ function M.defaults.table(file) return names.table_name(file.name) end
 
 function M.defaults.ignore(path)
   for part in path:gmatch("[^/]+") do
-    if part:sub(1, 1) == "." then return true end -- hidden, .~lock.x#, .#x
+    -- hidden, .~lock.x#, .#x
+    if part:sub(1, 1) == "." then return true, "hidden (a name starting with '.')" end
   end
   local base = path:match("([^/]+)$") or path
   if not path:find("/", 1, true) then return false end -- a folder
   for _, p in ipairs(TEMP_PATTERNS) do
-    if base:lower():find(p) then return true end
+    if base:lower():find(p) then return true, "an editor's or a download's temporary or lock file" end
   end
-  return not base:lower():match("%.csv$")
+  if not base:lower():match("%.csv$") then
+    return true, "not a CSV file: only names ending in .csv are loaded"
+  end
+  return false
 end
 
 function M.defaults.columns(_, header_names) return header_names end
@@ -76,40 +81,13 @@ function Policy:call(name, ...)
 end
 
 -- The file description hooks receive, from a path relative to the root.
-function M.file_info(root, rel)
-  local folder, name = rel:match("^([^/]+)/([^/]+)$")
-  return { path = root .. "/" .. rel, rel = rel, folder = folder, name = name }
-end
+M.file_info = route.file_info
 
--- Where a path would go: {stage, bucket, table} or nil, reason.  Used by
--- `kbsyncd inspect` and by the engine; a hook error is a reason too.
+-- Where the file at `path` would go: {stage, bucket, table[, assumed]} or
+-- nil, reason; a hook error is a reason too.  Decided by the engine's own
+-- code (sync.folders over sync.route); used by `kbsyncd inspect`.
 function Policy:target_for_path(path)
-  local root = self.cfg.watch_dir
-  local rel
-  if root and path:sub(1, #root + 1) == root .. "/" then
-    rel = path:sub(#root + 2)
-  else
-    local dir = path:match("^(.*)/[^/]+$") or "."
-    local folder = dir:match("([^/]+)$") or dir
-    rel = folder .. "/" .. (path:match("([^/]+)$") or path)
-  end
-  if not rel:find("/", 1, true) then
-    return nil, "files directly in the watched folder are ignored: move it into a sub-folder"
-  end
-  if rel:find("/", 1, true) ~= rel:find("/[^/]*$") then
-    return nil, "files in deeper folders are ignored: only <folder>/<file>.csv is synced"
-  end
-  local file = M.file_info(root or "", rel)
-  local ok, ignored = self:call("ignore", rel)
-  if not ok then return nil, "policy.ignore failed: " .. tostring(ignored) end
-  if ignored then return nil, "ignored by policy.ignore (hidden, temporary or not a .csv file)" end
-  local bok, bucket, berr = self:call("bucket", file.folder)
-  if not bok then return nil, "policy.bucket failed: " .. tostring(bucket) end
-  if not bucket then return nil, berr or "policy.bucket gave no name" end
-  local tok, tbl, terr = self:call("table", file)
-  if not tok then return nil, "policy.table failed: " .. tostring(tbl) end
-  if not tbl then return nil, terr or "policy.table gave no name" end
-  return { stage = self.cfg.stage or "in", bucket = bucket, table = tbl }
+  return require("sync.folders").target_for_path(self.cfg, self, path)
 end
 
 return M

@@ -7,16 +7,17 @@
 -- daemon's life, so per file only the name, its stat key (size:mtime:ino,
 -- sync.state.stat_key) and its table name, as text in two host.kv maps:
 -- nothing of the entries that are ignored, and no Lua object per file or
--- per folder (the few that are kept would pin heap pages for good).  Decides, through the policy,
--- which entries are ignored (logged once each) and maps each folder to a
--- bucket and each file to a table; two local names that map to the same
--- bucket or table block each other (an ERROR naming both, neither loaded).
+-- per folder (the few that are kept would pin heap pages for good).  Decides, through
+-- sync.route (the one rule, shared with `kbsyncd inspect`), which entries
+-- are ignored (logged once each) and maps each folder to a bucket and each
+-- file to a table; two local names that map to the same bucket or table
+-- block each other (an ERROR naming both, neither loaded).
 local fs = require "host.fs"
 local kv = require "host.kv"
 local log = require "host.log"
 local fswatch = require "sync.fswatch"
 local names = require "sync.names"
-local policy_mod = require "policy"
+local route = require "sync.route"
 local stat_key = require("sync.state").stat_key
 
 local M = {}
@@ -38,9 +39,14 @@ local function unpack_listing(text)
   return cand
 end
 
-function M.new(cfg, policy)
+-- Logs nothing (`kbsyncd inspect` scans only to answer for one file).
+local SILENT = setmetatable({}, { __index = function() return function() end end })
+
+-- opts: {quiet = true} logs nothing.
+function M.new(cfg, policy, opts)
   return setmetatable({
     cfg = cfg, root = cfg.watch_dir, policy = policy,
+    log = opts and opts.quiet and SILENT or log,
     listings = kv.new(), -- folder -> its candidates (CSV files we would load),
                          -- packed by pack_listing; every folder scanned has one
     buckets = kv.new(),  -- folder -> bucket name | "" (none: see bucket_why)
@@ -58,29 +64,25 @@ function Folders:once(level, event, key, fields)
   local k = event .. ":" .. key
   if self.logged[k] then return end
   self.logged[k] = true
-  log[level](event, fields)
+  self.log[level](event, fields)
 end
 
+-- err: the hook's error with its traceback (sync.route's reason holds
+-- only its first line).
 function Folders:policy_error(hook, subject, err)
   self:once("error", "policy_failed", hook .. ":" .. subject, { file = subject, hook = hook,
     error = err, action = "fix policy." .. hook .. " in the config and send HUP; the daemon keeps running" })
-end
-
-function Folders:ignored(path)
-  local ok, res = self.policy:call("ignore", path)
-  if not ok then self:policy_error("ignore", path, res); return true end
-  return res == true
 end
 
 -- Bucket name of a folder (cached per scan of the root).
 function Folders:bucket_name(folder)
   local b = self.buckets:get(folder)
   if b == nil then
-    local ok, name, why = self.policy:call("bucket", folder)
-    if not ok then
-      self:policy_error("bucket", folder, name)
-      b, why = false, "policy.bucket failed"
-    elseif type(name) ~= "string" or name == "" then
+    local name, why, event, detail = route.bucket(self.policy, folder)
+    if event == "policy_failed" then
+      self:policy_error("bucket", folder, detail)
+      b = false
+    elseif not name then
       self:once("error", "bucket_name_invalid", folder, { folder = folder, reason = why,
         action = "rename the folder (letters, digits, - and _) or map it in policy.bucket" })
       b = false
@@ -113,26 +115,29 @@ function Folders:check_bucket_collisions()
   end
 end
 
+-- Logs (once) why sync.route turned an entry away.
+function Folders:turned_away(rel, kind, why, event, detail)
+  if event == "policy_failed" then
+    self:policy_error("ignore", rel, detail)
+  elseif event == "entry_skipped" then
+    self:once("info", "entry_skipped", rel, { file = rel, type = kind,
+      action = "none: only regular files are loaded (symlinks, FIFOs and devices are skipped)" })
+  elseif event == "root_file_ignored" then
+    self:once("info", "root_file_ignored", rel, { file = rel, type = kind,
+      action = "move it into a sub-folder: only <folder>/<file>.csv is synced" })
+  else
+    self:once("debug", event, rel, { file = rel, reason = why })
+  end
+end
+
 -- Classifies the entries of one folder; returns its candidates (name ->
 -- stat key).
 function Folders:classify(folder, entries)
   local cand = {}
   for name, st in pairs(entries) do
     local rel = folder .. "/" .. name
-    if st.type == "dir" then
-      if not self:ignored(rel) then
-        self:once("debug", "folder_ignored", rel, { file = rel,
-          reason = "only <folder>/<file>.csv is synced; deeper folders are not" })
-      end
-    elseif st.type ~= "file" then
-      self:once("info", "entry_skipped", rel, { file = rel, type = st.type,
-        action = "none: only regular files are loaded (symlinks, FIFOs and devices are skipped)" })
-    elseif self:ignored(rel) then
-      self:once("debug", "file_ignored", rel, { file = rel,
-        reason = "policy.ignore: hidden, temporary or not a .csv file" })
-    else
-      cand[name] = stat_key(st)
-    end
+    local ok, why, event, detail = route.entry(self.policy, rel, st.type)
+    if ok then cand[name] = stat_key(st) else self:turned_away(rel, st.type, why, event, detail) end
   end
   return cand
 end
@@ -144,13 +149,12 @@ function Folders:map_tables(folder)
     local rel = folder .. "/" .. name
     self.targets:set(rel, nil)
     self.blocked[rel], self.blocked_event[rel] = nil, nil
-    local file = policy_mod.file_info(self.root, rel)
-    local ok, t, why = self.policy:call("table", file)
-    if not ok then
-      self:policy_error("table", rel, t)
-      self.blocked[rel] = "policy.table failed: " .. tostring(t):match("^[^\n]*")
+    local t, why, event, detail = route.table(self.policy, self.root, rel)
+    if event == "policy_failed" then
+      self:policy_error("table", rel, detail)
+      self.blocked[rel] = why
       self.blocked_event[rel] = "policy_failed"
-    elseif type(t) ~= "string" or t == "" then
+    elseif not t then
       self.blocked[rel] = why or "no table name"
       self.blocked_event[rel] = "table_name_invalid"
       self:once("error", "table_name_invalid", rel, { file = rel, reason = why,
@@ -178,17 +182,29 @@ end
 
 -- Where rel goes: {stage, bucket, table} or nil, reason[, event].  The
 -- event is set when the file is blocked by a problem someone must fix
--- (a collision, a name Keboola cannot take, a policy error).
+-- (a collision, a name Keboola cannot take, a policy error); a file the
+-- rule turns away (sync.route) gets its reason only.
 function Folders:target(rel)
-  local folder = rel:match("^([^/]+)/")
-  if not folder then return nil, "not in a sub-folder" end
-  if self.blocked_folders[folder] then return nil, self.blocked_folders[folder], "bucket_name_collision" end
+  local folder = rel:match("^([^/]+)/[^/]+$")
+  if folder and self.blocked_folders[folder] then
+    return nil, self.blocked_folders[folder], "bucket_name_collision"
+  end
   if self.blocked[rel] then return nil, self.blocked[rel], self.blocked_event[rel] end
   local t = self.targets:get(rel)
-  if not t then return nil, "not a loadable file" end
+  if not t then return nil, self:why_not(rel) end
   local b, why = self:bucket_name(folder)
   if not b then return nil, why, "bucket_name_invalid" end
   return { stage = self.cfg.stage, bucket = b, table = t }
+end
+
+-- Why rel is no candidate: route's reason for what is on disk now.
+function Folders:why_not(rel)
+  local st = fs.stat(fs.join(self.root, rel))
+  if not st then return "no such file in the watched folder" end
+  local ok, why = route.entry(self.policy, rel, st.type)
+  if not ok then return why end
+  if st.type == "dir" then return "a folder: only the files in it are loaded" end
+  return "not seen yet by a scan of its folder"
 end
 
 function Folders:stat(rel)
@@ -246,7 +262,7 @@ function Folders:apply_folder(folder, entries, changes, is_new)
     self.targets:set(rel, nil)
     self.blocked[rel] = nil
     if not entries[name] then
-      log.info("file_deleted", { file = rel,
+      self.log.info("file_deleted", { file = rel,
         action = "none: the table stays in Keboola; delete it there if it is no longer needed" })
       self.logged["file_deleted:" .. rel] = nil
     end
@@ -257,22 +273,25 @@ end
 
 function Folders:note_root_files(root_entries)
   for name, st in pairs(root_entries or {}) do
-    self:once("info", "root_file_ignored", name, { file = name, type = st.type,
-      action = "move it into a sub-folder: only <folder>/<file>.csv is synced" })
+    local _, why, event = route.place(name)
+    self:turned_away(name, st.type, why, event)
   end
 end
 
 -- Sub-folders that policy lets through (hidden folders are ignored).
 function Folders:wanted_folder(name)
-  if self:ignored(name) then
-    self:once("debug", "folder_ignored", name, { folder = name, reason = "policy.ignore" })
-    return false
+  local ok, why, event, detail = route.entry(self.policy, name, "dir")
+  if ok then return true end
+  if event == "policy_failed" then
+    self:policy_error("ignore", name, detail)
+  else
+    self:once("debug", "folder_ignored", name, { folder = name, reason = why })
   end
-  return true
+  return false
 end
 
-local function scan_failed(root, err, changes)
-  log.error("scan_failed", { dir = root, error = err,
+function Folders:scan_failed(err, changes)
+  self.log.error("scan_failed", { dir = self.root, error = err,
     action = "check that watch_dir exists and is readable" })
   return changes
 end
@@ -282,7 +301,7 @@ end
 function Folders:rescan_all(on_disk)
   local changes = {}
   local r, err = fswatch.scan(self.root)
-  if not r then return scan_failed(self.root, err, changes) end
+  if not r then return self:scan_failed(err, changes) end
   self:note_root_files(r.root)
   local seen = {}
   for folder, entries in pairs(r.folders) do
@@ -308,7 +327,7 @@ function Folders:drop_unseen(seen, changes)
 end
 
 function Folders:drop_folder(folder, changes)
-  log.info("folder_deleted", { folder = folder,
+  self.log.info("folder_deleted", { folder = folder,
     action = "none: its bucket and tables stay in Keboola" })
   for name in self:names(folder) do
     local rel = folder .. "/" .. name
@@ -334,7 +353,7 @@ function Folders:rescan_root()
   -- new folders are listed in full.
   local changes = {}
   local names_, err = fs.list(self.root)
-  if not names_ then return scan_failed(self.root, err, changes) end
+  if not names_ then return self:scan_failed(err, changes) end
   local seen, root_files = {}, {}
   for _, name in ipairs(names_) do
     local st = fs.stat(fs.join(self.root, name))
@@ -360,12 +379,52 @@ function Folders:rescan_folder(folder)
   local entries, err = fswatch.scan_folder(self.root, folder)
   if not entries then
     if self:known(folder) then self:drop_folder(folder, changes) end
-    log.debug("scan_folder_failed", { folder = folder, error = err })
+    self.log.debug("scan_folder_failed", { folder = folder, error = err })
     return changes
   end
   self:apply_folder(folder, entries, changes, not self:known(folder))
   if changes[#changes] and changes[#changes].kind == "new_folder" then self:check_bucket_collisions() end
   return changes
+end
+
+-- An absolute path without symlinked folders, so it compares with the
+-- watched folder's; the file itself is not resolved (a symlink stays one).
+local function real_path(path)
+  local dir = fs.realpath(fs.dirname(path))
+  return dir and fs.join(dir, fs.basename(path)) or path
+end
+
+-- target_for_path(cfg, policy, path) -> {stage, bucket, table[, assumed]}
+-- | nil, reason[, event]: where the engine would send the file at `path`, decided
+-- by a quiet scan of the watched folder as the engine scans it (ignore
+-- rules, depth, names, collisions).  A file outside the watched folder (or
+-- with no watch_dir set) is judged as if it were <its folder>/<its name>
+-- in it, without collisions; `assumed` is then that place.  `event` is
+-- set as by Folders:target: the file is blocked until someone acts.
+function M.target_for_path(cfg, policy, path)
+  local abs = real_path(path)
+  local root = cfg.watch_dir and (fs.realpath(cfg.watch_dir) or cfg.watch_dir)
+  local rel = route.rel_of(root, abs)
+  if rel then
+    local st = fs.stat(root)
+    if not st or st.type ~= "dir" then
+      return nil, "the watched folder " .. cfg.watch_dir .. " cannot be read"
+    end
+    local f = M.new(cfg, policy, { quiet = true })
+    f:rescan_all()
+    return f:target(rel)
+  end
+  local dir = fs.dirname(abs)
+  rel = fs.basename(dir) .. "/" .. fs.basename(abs)
+  local st = fs.stat(abs)
+  local folder, why = route.entry(policy, rel, st and st.type or "file")
+  if not folder then return nil, why end
+  local bucket, bwhy = route.bucket(policy, folder)
+  if not bucket then return nil, bwhy end
+  local tbl, twhy = route.table(policy, fs.dirname(dir), rel)
+  if not tbl then return nil, twhy end
+  return { stage = cfg.stage, bucket = bucket, table = tbl,
+           assumed = fs.join(cfg.watch_dir or "<watch_dir>", rel) }
 end
 
 return M

@@ -256,7 +256,7 @@ local function compare_with_table(ctx, job, remote, names)
       "make the file's header match the table's columns again, or change the table in Keboola" ..
       " (or return \"load\" from policy.on_header_change); the file is loaded when it changes",
       { table = job.table_id, missing = table.concat(d.missing, ","), extra = table.concat(d.extra, ","),
-        reordered = d.reordered })
+        reordered = d.reordered, case_only = d.case_only or nil })
   end
   log.warn("header_change_loading", { table = job.table_id, file = job.rel, difference = difference,
     action = "policy.on_header_change chose to load; check the table's columns in Keboola" })
@@ -340,7 +340,7 @@ local function load_staged(ctx, job)
   if bad then return bad end
   local webalize = not ctx.dry_run and function(list) return ctx.client:webalize(list) end or nil
   local names, werr = header.keboola_names(r.header, ctx.webalize_cache, webalize)
-  if not names then return api_failed(werr, "webalize_failed") end
+  if not names then return api_failed(werr, type(werr) == "table" and werr.event or "webalize_failed") end
 
   local remote = ctx.remote:get(job.table_id)
   local entry = job.entry

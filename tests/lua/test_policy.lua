@@ -34,26 +34,80 @@ for _, n in ipairs { "~$orders.csv", "orders.csv~", "#orders.csv#", ".#orders.cs
   t.ok(ig("sales/" .. n), "temp/lock file ignored: " .. n)
 end
 
--- target_for_path and hooks
-local cfg = { watch_dir = "/w", stage = "in", policy = {} }
-local p = policy.new(cfg)
-t.is(p:target_for_path("/w/sales/orders.csv"), { stage = "in", bucket = "sales", table = "orders" }, "target of a file")
-t.is(p:target_for_path("/w/orders.csv"), nil, "a root file has no target")
-t.like(select(2, p:target_for_path("/w/orders.csv")), "sub%-folder", "and the reason says what to do")
-t.like(select(2, p:target_for_path("/w/a/b/c.csv")), "deeper", "deeper folders are not synced")
-t.like(select(2, p:target_for_path("/w/a/notes.txt")), "ignored", "ignored file reason")
-t.is(p:target_for_path("/elsewhere/sales/x.csv").table, "x", "a path outside the root uses its parent folder")
+-- default ignore reasons: they complete "ignored: ..." in `kbsyncd inspect`
+t.like(select(2, ig("sales/orders.tsv")), "not a CSV", "a .tsv: not a CSV file, said so")
+t.like(select(2, ig("sales/.orders.csv")), "hidden", "a hidden file: said so")
+t.like(select(2, ig("sales/orders.csv~")), "temporary", "a backup copy: said so")
 
-local custom = policy.new({ watch_dir = "/w", stage = "in", policy = {
+-- route: the one rule for where an entry goes or why it is ignored
+local route = require "sync.route"
+local fs = require "host.fs"
+local plain = policy.new({ watch_dir = "/w", stage = "in", policy = {} })
+local function routed(rel, kind) return { route.entry(plain, rel, kind or "file") } end
+t.is(routed("sales/orders.csv"), { "sales", "orders.csv" }, "route: <folder>/<file>.csv is a candidate")
+t.is(routed("orders.csv")[3], "root_file_ignored", "route: a root file is ignored")
+t.like(routed("orders.csv")[2], "sub%-folder", "and the reason says what to do")
+t.is(routed("a/b/c.csv")[3], "folder_ignored", "route: deeper files are ignored")
+t.like(routed("a/b/c.csv")[2], "deeper", "with the reason")
+t.is(routed("a/b", "dir")[3], "folder_ignored", "route: a folder inside a sub-folder is too deep")
+t.is(routed("sales", "dir"), { "sales" }, "route: a sub-folder of the root is wanted")
+t.is(routed(".git", "dir")[3], "folder_ignored", "route: a hidden sub-folder is not")
+t.is(routed(".git/x.csv")[3], "folder_ignored", "route: nor the files in it")
+t.is(routed("sales/x.csv", "symlink")[3], "entry_skipped", "route: a symlink is skipped")
+t.is(routed("sales/x.tsv")[3], "file_ignored", "route: a .tsv is ignored")
+t.like(routed("sales/x.tsv")[2], "not a CSV", "route: because it is not a CSV")
+t.is(({ route.bucket(plain, "___") })[3], "bucket_name_invalid", "route: a folder name that maps to nothing")
+t.is(({ route.table(plain, "/w", "s/___.csv") })[3], "table_name_invalid", "route: a file name that maps to nothing")
+t.is(route.rel_of("/w", "/w/s/x.csv"), "s/x.csv", "rel_of: inside")
+t.is(route.rel_of("/w", "/wx/s/x.csv"), nil, "rel_of: a sibling with the same prefix is outside")
+t.is(route.rel_of("/", "/s/x.csv"), "s/x.csv", "rel_of: the root folder /")
+t.is(route.rel_of(nil, "/s/x.csv"), nil, "rel_of: no watched folder")
+
+-- target_for_path: the engine's own scan (sync.folders over sync.route)
+local root = os.tmpname()
+os.remove(root)
+local function put(rel)
+  fs.mkdir_p(root .. "/" .. (rel:match("^(.*)/[^/]+$") or ""))
+  local fh = assert(io.open(root .. "/" .. rel, "w")); fh:write("id\n1\n"); fh:close()
+end
+for _, rel in ipairs { "sales/orders.csv", "orders.csv", "a/b/c.csv", "a/notes.txt", "s/x.csv", "s/bad.csv",
+                       "dup/one.csv", "dup/One.csv", "ign/x.csv" } do put(rel) end
+local cfg = { watch_dir = root, stage = "in", policy = {} }
+local p = policy.new(cfg)
+t.is(p:target_for_path(root .. "/sales/orders.csv"), { stage = "in", bucket = "sales", table = "orders" },
+  "target of a file")
+t.is(p:target_for_path(root .. "/orders.csv"), nil, "a root file has no target")
+t.like(select(2, p:target_for_path(root .. "/orders.csv")), "sub%-folder", "and the reason says what to do")
+t.like(select(2, p:target_for_path(root .. "/a/b/c.csv")), "deeper", "deeper folders are not synced")
+t.like(select(2, p:target_for_path(root .. "/a/notes.txt")), "not a CSV", "a file that is not a CSV")
+local tg, why, ev = p:target_for_path(root .. "/dup/one.csv")
+t.ok(tg == nil and ev == "table_name_collision" and why:find("dup/One.csv", 1, true),
+  "a name collision blocks the file, as in the engine: " .. tostring(why))
+t.like(select(2, p:target_for_path(root .. "/sales/gone.csv")), "no such file", "a file that is not there")
+local outside = p:target_for_path("/elsewhere/sales/x.csv")
+t.ok(outside and outside.table == "x" and outside.bucket == "sales" and outside.assumed == root .. "/sales/x.csv",
+  "a path outside the root is judged at <watch_dir>/<its folder>/<its name>")
+local slashed = policy.new({ watch_dir = root .. "/", stage = "in", policy = {} })
+t.is(slashed:target_for_path(root .. "/orders.csv"), nil,
+  "a watch_dir with a trailing slash still sees a root file as a root file")
+t.is(policy.new({ watch_dir = root .. "/gone", stage = "in", policy = {} }):target_for_path(root .. "/gone/s/x.csv"),
+  nil, "a watched folder that is not there: no target")
+
+local custom = policy.new({ watch_dir = root, stage = "in", policy = {
   table = function(file) if file.name == "bad.csv" then error("kaput") end return "T_" .. file.name:sub(1, 1) end,
   bucket = function(folder) return "B_" .. folder end,
+  ignore = function(path) if path == "ign/x.csv" then error("ignore broke") end return false end,
 } })
-t.is(custom:target_for_path("/w/s/x.csv"), { stage = "in", bucket = "B_s", table = "T_x" }, "hooks from cfg.policy win")
-local tgt, why = custom:target_for_path("/w/s/bad.csv")
-t.is(tgt, nil, "a raising hook gives no target")
-t.like(why, "kaput", "its message is kept")
-t.like(why, "traceback", "with a traceback")
-t.ok(custom:is_custom("table") and not custom:is_custom("ignore"), "is_custom tells overridden hooks")
+t.is(custom:target_for_path(root .. "/s/x.csv"), { stage = "in", bucket = "B_s", table = "T_x" },
+  "hooks from cfg.policy win")
+tg, why, ev = custom:target_for_path(root .. "/s/bad.csv")
+t.is(tg, nil, "a raising hook gives no target")
+t.like(why, "policy.table failed: .*kaput", "its message is kept, naming the hook")
+t.is(ev, "policy_failed", "and the file is blocked as policy_failed")
+t.like(select(2, custom:target_for_path(root .. "/ign/x.csv")), "policy.ignore failed: .*ignore broke",
+  "a raising ignore hook is the reason too")
+os.execute("rm -rf '" .. root .. "'")
+t.ok(custom:is_custom("table") and not plain:is_custom("table"), "is_custom tells overridden hooks")
 local ok, err = custom:call("table", { name = "bad.csv" })
 t.ok(not ok and err:find("kaput"), "call() returns false, message instead of raising")
 t.is(policy.defaults.on_header_change(), "skip", "header changes are skipped by default")

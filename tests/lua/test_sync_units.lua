@@ -38,6 +38,65 @@ t.is(asked, 1, "one webalize call for two checks")
 t.is(header.keboola_names({ raw = { "a b" }, keboola = { "a_b" }, webalize = {} }, {}, nil), { "a_b" },
   "ASCII names come from staging")
 
+-- header: a difference in letter case only is named as such
+d = header.diff({ "ID", "Name", "x" }, { "id", "name", "x" })
+t.ok(d.case_only and not d.reordered, "case only: every missing name is an extra one but for case")
+local text = header.describe(d, { "ID", "Name", "x" }, { "id", "name", "x" })
+t.is(text, 'the header differs from the table only in letter case: file "ID","Name", table "id","name"; ' ..
+  "Keboola matches names case-insensitively but keeps the table's spelling: rename the columns in the file " ..
+  "to the table's spelling, or recreate the table", "case only: one sentence naming both spellings")
+t.is(header.diff({ "ID", "title" }, { "id", "name" }).case_only, false, "a real rename is not case only")
+t.is(header.diff({ "ID", "extra" }, { "id" }).case_only, false, "case plus a new column is not case only")
+t.is(header.diff({ "b", "a" }, { "a", "b" }).case_only, false, "a reorder is not case only")
+t.is(header.diff({ "A", "a" }, { "a", "b" }).case_only, false, "one extra name cannot stand for two missing ones")
+t.like(header.describe(header.diff({ "a", "c" }, { "a", "b" }), { "a", "c" }, { "a", "b" }), "^missing=b extra=c$",
+  "other differences keep missing=/extra=")
+
+-- header: webalize answers 200 for anything; what cannot be a column is
+-- refused before the upload, naming the column
+local function answers(map)
+  return function(list)
+    local out = {}
+    for i, n in ipairs(list) do out[i] = map[n] or n end
+    return out
+  end
+end
+local function refused_by(map, raw)
+  local kb, wz = {}, {}
+  for i, n in ipairs(raw) do
+    kb[i] = n
+    if n:find("[\128-\255]") then wz[#wz + 1] = i end
+  end
+  return header.keboola_names({ raw = raw, keboola = kb, webalize = wz }, {}, answers(map))
+end
+local names_, err = refused_by({ ["日本"] = "" }, { "id", "日本" })
+t.ok(names_ == nil and err.event == "header_invalid" and err.kind == "permanent",
+  "an empty transliteration is header_invalid, the file's fault")
+t.like(tostring(err), 'column 2 "日本": Keboola\'s transliteration leaves nothing of it',
+  "naming the column by position and raw name")
+names_, err = refused_by({ ["ö" .. string.rep("x", 70)] = "o" .. string.rep("x", 70) },
+  { "ö" .. string.rep("x", 70) })
+t.like(tostring(err), "^column 1 .*longer than 64 characters", "an over-64-character result is refused")
+names_, err = refused_by({ ["öid"] = "oid" }, { "a", "öid" })
+t.like(tostring(err), 'column 2 "öid": .*"oid" is a reserved system column name', "a reserved result is refused")
+names_, err = refused_by({ ["Čas"] = "Cas" }, { "cas", "Čas" })
+t.like(tostring(err), 'column 2 "Čas": same name as column 1 "cas"', "a result equal to another column's")
+names_, err = refused_by({ ["日本"] = "", ["öid"] = "oid" }, { "日本", "öid" })
+t.ok(tostring(err):find("column 1", 1, true) and tostring(err):find("column 2", 1, true),
+  "every refused column is listed: " .. tostring(err))
+t.is(refused_by({ ["čas"] = "cas" }, { "id", "čas" }), { "id", "cas" }, "a good transliteration passes")
+local wcache = {}
+header.keboola_names({ raw = { "日本" }, keboola = { "日本" }, webalize = { 1 } }, wcache, answers({ ["日本"] = "" }))
+names_, err = header.keboola_names({ raw = { "日本" }, keboola = { "日本" }, webalize = { 1 } }, wcache,
+  function() error("not asked again") end)
+t.ok(names_ == nil and err.event == "header_invalid", "a cached empty answer is refused too")
+t.is(header.keboola_names({ raw = { "日本" }, keboola = { "日本" }, webalize = { 1 } }, {}, nil), { "日本" },
+  "a dry run (no server) is not judged on names it did not ask for")
+local werr = { kind = "retryable", message = "503" }
+names_, err = header.keboola_names({ raw = { "日本" }, keboola = { "日本" }, webalize = { 1 } }, {},
+  function() return nil, werr end)
+t.ok(names_ == nil and err == werr and err.event == nil, "a failed webalize call stays webalize_failed")
+
 -- settle --------------------------------------------------------------------
 local clock = 0
 local disk = {}
