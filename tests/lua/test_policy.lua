@@ -106,6 +106,69 @@ t.like(why, "policy.table failed: .*kaput", "its message is kept, naming the hoo
 t.is(ev, "policy_failed", "and the file is blocked as policy_failed")
 t.like(select(2, custom:target_for_path(root .. "/ign/x.csv")), "policy.ignore failed: .*ignore broke",
   "a raising ignore hook is the reason too")
+
+-- inspect's verdict: the engine's rule, then the file's contents
+local inspect = require "inspect"
+local cjson = require "cjson"
+local EXIT = require "daemon_exit"
+local function write(rel, text)
+  fs.mkdir_p(root .. "/" .. (rel:match("^(.*)/[^/]+$") or ""))
+  local fh = assert(io.open(root .. "/" .. rel, "w")); fh:write(text); fh:close()
+  return root .. "/" .. rel
+end
+local function verdict(pol, path)
+  local out, err = { buf = {} }, { buf = {} }
+  function out:write(...) for _, v in ipairs { ... } do self.buf[#self.buf + 1] = v end end
+  err.write = out.write
+  local code = inspect.run(path, { json = true, cfg = pol.cfg,
+    target = function(x) return pol:target_for_path(x) end, out = out, err = err })
+  return code, cjson.decode(table.concat(out.buf)), table.concat(err.buf)
+end
+local code, j, err = verdict(p, root .. "/sales/orders.csv")
+t.ok(code == EXIT.ok and j.verdict.load == true and j.verdict.reason == "loaded as it is into in / sales / orders"
+  and err == "", "inspect: a good CSV in a sub-folder: load, exit 0")
+code, j, err = verdict(p, root .. "/orders.csv")
+t.ok(code == EXIT.failed and j.verdict.load == false and j.target == cjson.null, "inspect: a root CSV: exit 1")
+t.like(j.verdict.reason, "^ignored: directly in the watched folder", "with the reason in words")
+t.like(err, "ignored: directly in the watched folder", "on stderr too")
+code, j = verdict(p, root .. "/a/b/c.csv")
+t.ok(code == EXIT.failed and j.verdict.reason:find("deeper", 1, true), "inspect: a too-deep CSV: exit 1, said so")
+code, j = verdict(p, write("sales/data.tsv", "id\tname\n1\tx\n"))
+t.ok(code == EXIT.failed and j.verdict.reason:find("not a CSV", 1, true), "inspect: a .tsv: exit 1, not a CSV")
+code, j = verdict(p, write("sales/___.csv", "id\n1\n"))
+t.ok(code == EXIT.failed and j.verdict.reason:find("no letters or digits", 1, true),
+  "inspect: a name that maps to nothing: exit 1, said so")
+code, j = verdict(custom, root .. "/s/bad.csv")
+t.ok(code == EXIT.failed and j.verdict.reason:find("^blocked %(policy_failed%): policy.table failed: .*kaput"),
+  "inspect: a policy hook that raises: exit 1 naming the hook: " .. j.verdict.reason)
+code, j = verdict(p, root .. "/dup/one.csv")
+t.ok(code == EXIT.failed and j.verdict.reason:find("table_name_collision", 1, true),
+  "inspect: a name collision: exit 1, blocked")
+code, j = verdict(p, write("sales/open.csv", 'a,b\n"1","ok"\n"2","x\n"3","y"\n4,5\n'))
+t.ok(code == EXIT.failed and j.verdict.reason:find("^refused: ") and j.verdict.reason:find("line 3", 1, true),
+  "inspect: a quote never closed is refused with its line: " .. j.verdict.reason)
+code, j = verdict(p, write("sales/dup.csv", "a,b,a\n1,2,3\n"))
+t.ok(code == EXIT.failed and j.verdict.reason:find('column 3 "a"', 1, true), "inspect: a header problem is refused, naming the column")
+code, j = verdict(p, "/elsewhere/sales/x.csv")
+t.ok(code == EXIT.failed and j.verdict.reason:find("^refused: "), "inspect: a file that cannot be read is refused")
+local elsewhere = os.tmpname()
+os.remove(elsewhere)
+fs.mkdir_p(elsewhere .. "/sales")
+local fh = assert(io.open(elsewhere .. "/sales/x.csv", "w")); fh:write("id\n1\n"); fh:close()
+code, j = verdict(p, elsewhere .. "/sales/x.csv")
+t.ok(code == EXIT.ok and j.target.assumed == root .. "/sales/x.csv" and j.verdict.reason:find("outside the watched folder", 1, true),
+  "inspect: a file outside the watched folder is judged where it would go, and says so")
+os.execute("rm -rf '" .. elsewhere .. "'")
+
+-- watch_dir is normalised where the config is loaded
+local config = require "config"
+local cfgfile = root .. "/config.lua"
+fh = assert(io.open(cfgfile, "w")); fh:write("return { watch_dir = " .. string.format("%q", root .. "//") .. " }\n"); fh:close()
+local loaded = assert(config.load { path = cfgfile })
+t.is(loaded.watch_dir, root, "config: a trailing slash on watch_dir is removed")
+code, j = verdict(policy.new(loaded), root .. "/orders.csv")
+t.ok(code == EXIT.failed and j.verdict.reason:find("directly in the watched folder", 1, true),
+  "so a root file is not mapped to a bucket")
 os.execute("rm -rf '" .. root .. "'")
 t.ok(custom:is_custom("table") and not plain:is_custom("table"), "is_custom tells overridden hooks")
 local ok, err = custom:call("table", { name = "bad.csv" })
