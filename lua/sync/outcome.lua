@@ -95,7 +95,7 @@ local function failed(rel, o, f)
                 action = o.action or failure.ACTION[class], at = f.now_iso, stat = o.stat }
   local d = { record = "failure", failure = rec, pending = false, save = "soon" }
   local fields = { table = o.table, file = rel, class = class, error = o.error,
-    missing = o.missing, extra = o.extra, reordered = o.reordered, hook = o.hook, code = o.code,
+    missing = o.missing, extra = o.extra, reordered = o.reordered, case_only = o.case_only, hook = o.hook, code = o.code,
     action = rec.action }
   if o.pause_auth then
     d.pause_auth = o.error
