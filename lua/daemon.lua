@@ -41,6 +41,27 @@ do
     return f, path
   end
   package.searchers[3], package.searchers[4] = nil, nil -- no native modules
+  -- ... except lua-cjson in a build that loads it at run time (LuaRocks and
+  -- Homebrew ship it as the module cjson.so, not a library to link): only
+  -- "cjson" and "cjson.safe", both from cjson.so on the path kept by the
+  -- host (package.cjson_cpath, Lua's own cpath).  Linked builds preload it.
+  local cjson_cpath = package.cjson_cpath
+  if not package.preload.cjson and cjson_cpath then
+    package.searchers[3] = function(name)
+      if name ~= "cjson" and name ~= "cjson.safe" then
+        return "\n\tno native module '" .. name .. "' (only cjson is loaded from disk)"
+      end
+      local path = package.searchpath("cjson", cjson_cpath)
+      if not path then
+        error(("lua-cjson is missing: no cjson.so on Lua's cpath (%s); install it with "
+          .. "`luarocks --lua-version 5.4 install lua-cjson`, or point LUA_CPATH_5_4 at it"):format(
+          cjson_cpath == "" and "empty" or cjson_cpath), 2)
+      end
+      local open, err = package.loadlib(path, "luaopen_" .. name:gsub("%.", "_"))
+      if not open then error(("cannot load %s from %s: %s"):format(name, path, err), 2) end
+      return open, path
+    end
+  end
 end
 
 local cli = require "cli"

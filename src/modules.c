@@ -18,7 +18,9 @@ void host_preload_modules(lua_State *L)
         {"host.env", luaopen_host_env},     {"host.fs", luaopen_host_fs},
         {"host.csv", luaopen_host_csv},     {"host.stage", luaopen_host_stage},
         {"host.watch", luaopen_host_watch}, {"host.kv", luaopen_host_kv},
+#ifndef KBSYNCD_CJSON_MODULE
         {"cjson", luaopen_cjson},           {"cjson.safe", luaopen_cjson_safe},
+#endif
     };
     luaL_getsubtable(L, LUA_REGISTRYINDEX, LUA_PRELOAD_TABLE);
     for (size_t i = 0; i < sizeof mods / sizeof mods[0]; i++) {
@@ -26,4 +28,15 @@ void host_preload_modules(lua_State *L)
         lua_setfield(L, -2, mods[i].name);
     }
     lua_pop(L, 1);
+#ifdef KBSYNCD_CJSON_MODULE
+    /* The cjson-module build (LuaRocks, Homebrew): cjson.so is loaded at
+     * run time by daemon.lua, which allows that one native module.  The
+     * runtime empties package.cpath (no native modules), so the path Lua
+     * set up (LUA_CPATH_5_4, LUA_CPATH or its built-in default) is kept
+     * here, for cjson alone. */
+    lua_getglobal(L, "package");
+    lua_getfield(L, -1, "cpath");
+    lua_setfield(L, -2, "cjson_cpath");
+    lua_pop(L, 1);
+#endif
 }

@@ -43,7 +43,9 @@ int main(void)
     luaL_openlibs(L);
     preload(L, "host.csv", luaopen_host_csv);
     preload(L, "host.stage", luaopen_host_stage);
+#ifndef KBSYNCD_CJSON_MODULE
     preload(L, "cjson", luaopen_cjson);
+#endif /* else luaL_openlibs' searchers load cjson.so from Lua's cpath */
     lua_register(L, "ok", l_ok);
     snprintf(path, sizeof path, "%s/lua/?.lua", root);
     lua_getglobal(L, "package");
