@@ -334,6 +334,13 @@ local function load_staged(ctx, job)
   if not bucket then return api_failed(berr, "bucket_failed") end
   job.bucket = bucket
   job.table_id = bucket.id .. "." .. job.target.table
+  -- A table adopted by its display name (renamed in the UI) keeps the id
+  -- the state recorded: look it up by that id, not by the name.
+  local e = job.entry
+  if e and e.table_id and e.table_id ~= job.table_id and e.bucket_id == bucket.id
+      and not ctx.remote:get(job.table_id) and ctx.remote:get(e.table_id) then
+    job.table_id = e.table_id
+  end
   local r = job.staged
   r.header = r.header or {}
   local bad = header_defects(r.header, job.table_id)

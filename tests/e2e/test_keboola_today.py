@@ -94,6 +94,17 @@ def today(t):
     t.ok(state_table_id(d, "shop/orders.csv") == "in.c-shop.legacy",
          "the state keeps the adopted table's real id", (d.state_json() or {}).get("files"))
     t.ok(rig.count("POST", r"/tables-async$", seq) == 1, "one create was tried, no loop")
+    seq = rig.last_seq()
+    r = d.once()
+    t.ok(r.returncode == 0 and rig.count("POST", r"/files/prepare$", seq) == 0,
+         "the next once with the file unchanged uploads nothing (the adopted id is kept)", d.tail())
+    d.write("shop/orders.csv", "id\n9\n")
+    seq = rig.last_seq()
+    r = d.once()
+    t.ok(r.returncode == 0 and rig.count("POST", r"/tables-async$", seq) == 0
+         and rig.count("POST", r"/import-async$", seq) == 1
+         and rig.table_rows("in.c-shop.legacy") == [["id"], ["9"]],
+         "a change is imported into the adopted table, with no create", d.tail())
 
     # A bucket of another stage holds the folder's display name.
     status, body = api(rig, "POST", "buckets", {"name": "reports", "stage": "out", "displayName": "crm"})
