@@ -36,6 +36,7 @@ static struct {
     const char **args;
     int exit_code;
     int term_count;
+    int term_signo; /* the first TERM/INT, 0 before it */
 } app;
 
 static int is_dir(const char *p)
@@ -98,6 +99,7 @@ static void on_term(loop_t *l, int signo, void *data)
         loop_stop(l);
         return;
     }
+    app.term_signo = signo;
     signal_runner(signo == SIGINT ? "INT" : "TERM");
 }
 
@@ -189,8 +191,11 @@ int main(int argc, char **argv)
         runtime_free(app.rt);
         app.rt = app.next_rt;
         app.next_rt = NULL;
-        app.term_count = 0;
         runtime_start_main(app.rt, args, main_done, NULL);
+        /* A TERM that came after the old runtime had committed to the
+         * reload (its main had already returned "reload") is handed to the
+         * new one, which then stops at once: a TERM always ends the run. */
+        if (app.term_signo) signal_runner(app.term_signo == SIGINT ? "INT" : "TERM");
     }
     runtime_free(app.next_rt);
     runtime_free(app.rt);

@@ -689,8 +689,10 @@ function Engine:drain()
   if self.sched.nrunning > 0 then
     log.info("draining", { running = self.sched.nrunning, grace_s = self.cfg.shutdown_grace_s })
   end
-  while self.sched.nrunning > 0 and timer.now() < deadline do
-    self.wake:wait(deadline - timer.now())
+  while self.sched.nrunning > 0 do
+    local left = deadline - timer.now()   -- read once: a second read may be past the deadline
+    if left <= 0 then break end
+    self.wake:wait(left)
   end
   local owed = self.sched:owed()
   for rel in pairs(self.settle and self.settle.dirty or {}) do owed[rel] = true end
@@ -797,10 +799,15 @@ function Engine:run_locked()
   return EXIT.ok
 end
 
--- From a signal handler: must not yield.
+-- From a signal handler: must not yield.  A stop ("stop": TERM or INT)
+-- overrides a reload under way, so a TERM during a reload's drain ends the
+-- daemon instead of being forgotten with the old state.
 function Engine:stop(mode)
-  if self.stop_mode then return end
-  self.stop_mode = mode or "stop"
+  mode = mode or "stop"
+  if self.stop_mode and not (mode == "stop" and self.stop_mode == "reload") then return end
+  local first = not self.stop_mode
+  self.stop_mode = mode
+  if not first then return end
   if self.sched then self.sched:close() end
   if self.watcher then pcall(self.watcher.close, self.watcher) end
   self.stopped:notify()

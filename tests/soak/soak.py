@@ -244,6 +244,59 @@ def file_rows(version):
     return csv_rows(version["text"], delimiter=version["delim"])
 
 
+# What a sanitizer exits with when it reports (ASan and UBSan: 1 unless
+# exitcode= says otherwise; LeakSanitizer: 23).
+SANITIZER_EXIT = {1: "ASan/UBSan report, or a plain failure", 23: "LeakSanitizer: leaks at exit"}
+
+
+class Runs:
+    """Where each daemon process's stderr begins in the shared stderr.txt,
+    so a failed check can show that process's own output."""
+
+    def __init__(self, d):
+        self.d = d
+        self.path = os.path.join(d.base, "stderr.txt")
+        self.offset = 0
+
+    def start(self):
+        try:
+            self.offset = os.path.getsize(self.path)
+        except FileNotFoundError:
+            self.offset = 0
+        return self.d.start()
+
+    def stderr_tail(self, n=40):
+        """The last n lines the current process wrote on stderr, then any
+        report a sanitizer wrote to its log_path (ASAN_OPTIONS and
+        UBSAN_OPTIONS may send reports to PATH.PID instead of stderr)."""
+        try:
+            with open(self.path, "rb") as f:
+                f.seek(self.offset)
+                text = f.read().decode("utf-8", "replace")
+        except FileNotFoundError:
+            text = ""
+        lines = text.splitlines()[-n:]
+        out = [f"stderr of pid {self.d.proc.pid} (last {len(lines)} lines):"] + \
+            (lines or ["(empty)"])
+        for var in ("ASAN_OPTIONS", "UBSAN_OPTIONS", "LSAN_OPTIONS"):
+            m = re.search(r"(?:^|:)log_path=([^:]+)", os.environ.get(var, ""))
+            if not m:
+                continue
+            log = f"{m.group(1)}.{self.d.proc.pid}"
+            if os.path.exists(log):
+                with open(log, errors="replace") as f:
+                    out += [f"{var} log {log}:"] + f.read().splitlines()[-n:]
+        return out
+
+
+def describe_exit(rc):
+    if rc is None:
+        return "did not exit in time (killed)"
+    if rc < 0:
+        return f"killed by {signal.Signals(-rc).name}"
+    return f"exit status {rc}" + (f" ({SANITIZER_EXIT[rc]})" if rc in SANITIZER_EXIT else "")
+
+
 def status_json(d):
     r = d.command("status", "--json")
     try:
@@ -273,6 +326,7 @@ def main(argv=None):
     d = Daemon(rig, settle_ms=200, extra="""gzip_threshold = 200 * 1024, max_parallel = 4,
   http = { timeout_ms = 15000, connect_timeout_ms = 3000, low_speed_time_s = 10 },""")
     m = Model(d, rnd)
+    runs = Runs(d)
 
     # Initial tree, before the first start: reconcile must pick it all up.
     for _ in range(args.folders):
@@ -282,16 +336,16 @@ def main(argv=None):
     rig.faults(rate=args.fault_rate, seed=seed, slowMs=400, retryAfter=1)
 
     kills = starts = hups = 0
-    crashes, terms = [], []
-    d.start()
+    crashes, terms = [], []   # terms: (exit code, the process's stderr tail)
+    runs.start()
     starts += 1
     end = time.monotonic() + args.duration
     next_kill = time.monotonic() + rnd.uniform(4, 15)
     ops = 0
     while time.monotonic() < end:
         if d.proc.poll() is not None:
-            crashes.append(d.proc.returncode)
-            d.start()
+            crashes.append((d.proc.returncode, runs.stderr_tail()))
+            runs.start()
             starts += 1
         what = m.step()
         ops += 1
@@ -307,7 +361,7 @@ def main(argv=None):
                 continue
             if action == "TERM":         # a clean stop in the middle of work
                 rc, _ = d.stop(timeout=60)
-                terms.append(rc)
+                terms.append((rc, runs.stderr_tail() if rc != 0 else []))
             else:
                 d.proc.send_signal(signal.SIGKILL)
                 d.proc.wait()
@@ -318,7 +372,7 @@ def main(argv=None):
                 m.step()
                 ops += 1
                 time.sleep(rnd.uniform(0.02, 0.2))
-            d.start()
+            runs.start()
             starts += 1
         time.sleep(rnd.uniform(0.02, 0.35))
     t.diag(f"churn done: {ops} operations, {len(m.files)} paths, {len(m.live())} live files, "
@@ -328,8 +382,8 @@ def main(argv=None):
     # Faults off; the daemon must be up; then wait for convergence.
     rig.faults(rate=0)
     if d.proc.poll() is not None:
-        crashes.append(d.proc.returncode)
-        d.start()
+        crashes.append((d.proc.returncode, runs.stderr_tail()))
+        runs.start()
 
     by_tid = {}
     for rel in m.files:
@@ -396,12 +450,22 @@ def main(argv=None):
     t.ok(s is not None and counts.get("pending") == 0 and counts.get("running") == 0
          and counts.get("dirty", 0) == 0, "kbsyncd status shows nothing pending, running or dirty",
          json.dumps(counts) + " pending=" + json.dumps((s or {}).get("pending"))[:1000])
-    t.ok(not crashes, "the daemon never died except by the test's signals", crashes)
-    t.ok(all(rc == 0 for rc in terms), "every SIGTERM during churn ended in exit 0", terms)
+    if not t.ok(not crashes, "the daemon never died except by the test's signals",
+                [describe_exit(rc) for rc, _ in crashes]):
+        for line in crashes[0][1]:
+            t.diag("  " + line)
+    bad_terms = [(rc, tail) for rc, tail in terms if rc != 0]
+    if not t.ok(not bad_terms, "every SIGTERM during churn ended in exit 0",
+                [describe_exit(rc) for rc, _ in terms]):
+        for line in bad_terms[0][1]:
+            t.diag("  " + line)
     t.ok(d.proc.poll() is None, "the daemon is running at the end")
 
     rc, secs = d.stop()
-    t.ok(rc == 0, f"TERM after convergence: exit 0 in {secs:.1f} s", d.tail())
+    if not t.ok(rc == 0, f"TERM after convergence: exit 0 in {secs:.1f} s",
+                f"{describe_exit(rc)}; the log ends:\n{d.tail(15)}"):
+        for line in runs.stderr_tail():
+            t.diag("  " + line)
 
     log = d.log()
     bad = bad_log_lines(log)
