@@ -4,7 +4,8 @@ each produced for real against the gcp rig:
 
 - `table_name_invalid` / `bucket_name_invalid`: names with no usable
   character; nothing is created for them, other files load;
-- `webalize_failed`: a header name Keboola's webalize refuses;
+- `header_invalid` for a name webalize turns into a system column, and
+  `webalize_failed` when the webalize call itself fails (retried);
 - `bucket_failed`: a token without the right to create buckets;
 - `keboola_unreachable`: `once` gives up after `once_timeout_s` with exit 4
   (ERROR), `run` keeps retrying (WARN) and stops cleanly on TERM;
@@ -55,20 +56,35 @@ def names_invalid(t, rig):
 
 def webalize_refused(t, rig):
     # Staging cannot transliterate a non-ASCII name, so Keboola's webalize is
-    # asked; a name that ends up as a system column is refused by it.
-    d = Daemon(rig, settle_ms=100)
+    # asked.  It answers 200 whatever the name (as Keboola does since 2024):
+    # a name that ends up as a system column is refused by kbsyncd itself,
+    # as header_invalid naming the column.  webalize_failed is the call
+    # itself failing: with the endpoint down, the load is retried (class
+    # remote) and goes through once it is back.
+    d = Daemon(rig, settle_ms=100, extra="retry = { base_ms = 50, cap_ms = 200, max_attempts = 2 },")
     d.write("webal/bad.csv", "id,\u010dtid\n1,x\n")
     d.write("webal/good.csv", "id\n1\n")
+    rig.faults(script=[{"class": "webalize", "kind": "500", "count": 4}])
+    d.write("webal/later.csv", "id,n\u00e1zev\n1,x\n")
     d.start()
-    t.ok(d.wait_log("webalize_failed", level="ERROR", timeout=30),
-         "webalize: a name Keboola cannot convert is an ERROR webalize_failed", d.tail())
-    line = (d.log_lines("webalize_failed") or [""])[0]
-    t.ok("file=webal/bad.csv" in line and "action=" in line, "webalize: the ERROR names the file and what to do", line)
+    t.ok(d.wait_log("header_invalid", level="ERROR", timeout=30),
+         "webalize: a name that webalizes to a system column is an ERROR header_invalid", d.tail())
+    line = "\n".join(d.log_lines("header_invalid"))
+    t.ok("file=webal/bad.csv" in line and "column 2" in line and "action=" in line,
+         "webalize: the ERROR names the file, the column and what to do", line)
+    event = "webalize_failed"
+    t.ok(wait_until(lambda: any(f"event={event}" in x for x in d.log_lines("load_retry", level="WARN")), 30),
+         "webalize: the call failing is a WARN load_retry with event=webalize_failed", d.tail())
+    wf = "\n".join(x for x in d.log_lines("load_retry") if f"event={event}" in x)
+    t.ok("class=remote" in wf and "retry_in_ms=" in wf, "webalize: a failed call is class remote, retried", wf)
     t.ok(wait_until(lambda: rig.table_rows("in.c-webal.good") == [["id"], ["1"]], 30)
+         and wait_until(lambda: rig.table_rows("in.c-webal.later") is not None, 30)
          and "in.c-webal.bad" not in rig.tables(),
-         "webalize: the other file loads, the refused one makes no table", sorted(rig.tables()))
+         "webalize: the other files load (the retried one too), the refused one makes no table",
+         sorted(rig.tables()))
     rc, _ = d.stop()
     t.ok(rc == 0, "webalize: TERM exits 0", d.tail())
+    rig.faults(script=[], rate=0)
 
 
 def bucket_refused(t, rig):
