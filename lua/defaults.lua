@@ -97,6 +97,8 @@ return {
     abs_block_size = { type = "integer", default = 8 * MB, min = 1 },
     gcs_single_max = { type = "integer", default = 16 * MB, min = 1 },
     gcs_chunk_size = { type = "integer", default = 8 * MB, min = 256 * 1024 },
+    parallel       = { type = "integer", default = 4, min = 1,
+                       doc = "S3 parts / Azure blocks of one file in flight at once; 1 = one after another" },
   } },
   policy = { section = {
     bucket           = { type = "function", optional = true },

@@ -2,8 +2,10 @@
 -- SAS of a files/prepare answer (provider "azure").
 --
 -- Up to upload.abs_single_max bytes: one Put Blob (x-ms-blob-type:
--- BlockBlob). Above: Put Block per abs_block_size range (each retried on its
--- own; re-putting a block id simply replaces it), then Put Block List. Block
+-- BlockBlob). Above: Put Block per abs_block_size range, upload.parallel of
+-- them in flight, each streamed from its byte range of the spool file and
+-- retried on its own (re-putting a block id simply replaces it, so a broken
+-- connection costs the block it carried), then Put Block List. Block
 -- ids are base64 of fixed-width strings: Azure wants every id of a blob to
 -- have the same length.
 local base64 = require "keboola.base64"
@@ -113,12 +115,12 @@ function M.upload(ctx, file, path, size)
     end
     local block = common.part_size(size, cfg.abs_block_size, MAX_BLOCKS, 1024)
     local count = common.part_count(size, block)
-    for n = 1, count do
+    local ok, err = common.run_parts(count, cfg.parallel, function(n)
         local offset = (n - 1) * block
-        local ok, err = put_block(ctx, s, n, path, offset, math.min(block, size - offset))
-        if not ok then return nil, err end
-    end
-    local ok, err = put_block_list(ctx, s, count)
+        return put_block(ctx, s, n, path, offset, math.min(block, size - offset))
+    end)
+    if not ok then return nil, err end
+    ok, err = put_block_list(ctx, s, count)
     if not ok then return nil, err end
     return true, count
 end

@@ -50,6 +50,51 @@ function M.part_count(size, part)
     return -(-size // part)
 end
 
+-- Runs part(n) for n = 1..count, at most `parallel` at a time, each worker
+-- a host task of its own (its requests then overlap on the wire: one TCP
+-- stream per part in flight, as the official clients do). part(n) yields
+-- and returns a value or nil, err; its retries are its own (the client's
+-- retry policy). After the first failure no new part starts; the ones in
+-- flight finish. Returns true, {value per n} or nil, err. The caller waits
+-- on an event the workers notify as they end: no polling.
+function M.run_parts(count, parallel, part)
+    local results = {}
+    if parallel <= 1 or count <= 1 then
+        for n = 1, count do
+            local value, err = part(n)
+            if value == nil then return nil, err end
+            results[n] = value
+        end
+        return true, results
+    end
+    local task = require "host.task"
+    local ended = task.event()
+    local next_n, running, failed = 1, 0, nil
+    local function worker()
+        while not failed and next_n <= count do
+            local n = next_n
+            next_n = n + 1
+            -- A raise must not leave the caller waiting for this worker.
+            local ok, value, err = pcall(part, n)
+            if not ok then
+                failed = failed or errors.new({ kind = "permanent", code = "upload.part_raised",
+                    message = tostring(value), op = "upload part " .. n })
+            elseif value == nil then
+                failed = failed or err
+            else
+                results[n] = value
+            end
+        end
+        running = running - 1
+        ended:notify()
+    end
+    running = math.min(parallel, count)
+    for _ = 1, running do task.spawn(worker) end
+    while running > 0 do ended:wait() end
+    if failed then return nil, failed end
+    return true, results
+end
+
 -- Reads a single XML element's text (S3/Azure answers are tiny and flat).
 function M.xml_text(body, tag)
     return body and body:match("<" .. tag .. ">([^<]*)</" .. tag .. ">")

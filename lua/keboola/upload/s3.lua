@@ -10,9 +10,11 @@
 -- "/"), so what libcurl signs is what S3 recomputes.
 --
 -- Up to upload.s3_single_max bytes: one PUT. Above: multipart upload
--- (CreateMultipartUpload, UploadPart per s3_part_size range, each retried on
--- its own, CompleteMultipartUpload); AbortMultipartUpload when giving up, so
--- no invisible parts stay billed.
+-- (CreateMultipartUpload, UploadPart per s3_part_size range, upload.parallel
+-- of them in flight, each streamed from its byte range of the spool file and
+-- retried on its own, CompleteMultipartUpload); AbortMultipartUpload when
+-- giving up, so no invisible parts stay billed. A broken connection costs
+-- the part it carried, nothing more.
 local common = require "keboola.upload.common"
 local errors = require "keboola.errors"
 local url = require "keboola.url"
@@ -147,19 +149,15 @@ end
 local function put_multipart(ctx, s, path, size, part)
     local upload_id, err = create_multipart(ctx, s)
     if not upload_id then return nil, err end
-    local etags = {}
     local parts = common.part_count(size, part)
-    for n = 1, parts do
+    local ok, etags = common.run_parts(parts, ctx.upload.parallel, function(n)
         local offset = (n - 1) * part
-        local etag
-        etag, err = upload_part(ctx, s, upload_id, n, path, offset, math.min(part, size - offset))
-        if not etag then
-            abort_multipart(ctx, s, upload_id)
-            return nil, err
-        end
-        etags[n] = etag
+        return upload_part(ctx, s, upload_id, n, path, offset, math.min(part, size - offset))
+    end)
+    if not ok then
+        abort_multipart(ctx, s, upload_id)
+        return nil, etags
     end
-    local ok
     ok, err = complete_multipart(ctx, s, upload_id, etags)
     if not ok then
         abort_multipart(ctx, s, upload_id)
