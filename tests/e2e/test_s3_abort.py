@@ -18,8 +18,9 @@ def main():
     t = Tap()
     rig = Rig("aws")
     d = Daemon(rig, settle_ms=100,
-               extra="upload = { s3_single_max = 1, s3_part_size = 5242880 }, retry = { base_ms = 50, cap_ms = 500, max_attempts = 2 },")
-    # Parts fail twice (every attempt of the first part), then each of the
+               extra="upload = { s3_single_max = 1, s3_part_size = 5242880, parallel = 1 }, retry = { base_ms = 50, cap_ms = 500, max_attempts = 2 },")
+    # Parts go one at a time (parallel = 1) so that the two failures both
+    # hit the first part's two attempts; then each of the
     # abort's attempts fails.
     rig.faults(script=[
         {"class": "s3", "method": "PUT", "kind": "500", "count": 2},
