@@ -99,6 +99,7 @@ function M.new(cfg, deps)
     c.upload_cfg = with_defaults(cfg.upload, M.defaults.upload)
     c.tags = cfg.tags or M.defaults.tags
     c.deps = d
+    c.unfinished = {} -- multipart upload id -> fn() aborting it
     c.log = d.log
     c.policy = retry.new(with_defaults(cfg.retry, M.defaults.retry),
         { sleep = d.backoff_sleep, now = d.now, random = d.random, log = d.log })
@@ -157,7 +158,30 @@ function Client:upload_context()
         upload = self.upload_cfg, s3_endpoint = self.s3_endpoint,
         gcs_endpoint = self.gcs_endpoint,
         refresh = function(file_id) return storage.refresh_file(api, file_id) end,
+        unfinished = self.unfinished,
     }
+end
+
+-- Aborts the multipart uploads still unfinished (their load tasks are
+-- about to be cancelled: the daemon stops), each in a task of its own;
+-- waits at most wait_ms.  Returns how many aborts had not ended by then.
+-- Parts of an upload never aborted would be kept, and billed, by S3 until
+-- the bucket's lifecycle rule removes them.
+function Client:abort_unfinished(wait_ms)
+    local task = require "host.task"
+    local ended, pending = task.event(), 0
+    for id, abort in pairs(self.unfinished) do
+        self.unfinished[id] = nil
+        pending = pending + 1
+        task.spawn(function()
+            abort()
+            pending = pending - 1
+            ended:notify()
+        end)
+    end
+    local deadline = self.deps.now() + wait_ms
+    while pending > 0 and self.deps.now() < deadline do ended:wait(deadline - self.deps.now()) end
+    return pending
 end
 
 local function size_of(self, path)

@@ -702,6 +702,9 @@ function Engine:drain()
   if #cancelled > 0 then
     log.warn("loads_cancelled", { count = #cancelled, files = table.concat(cancelled, ","),
       action = "none: they are loaded again at the next start" })
+    -- Their multipart uploads would stay behind (and be billed): abort
+    -- them, briefly; the next start uploads the files again anyway.
+    if not self.dry_run then self.client:abort_unfinished(5000) end
   end
   for rel in pairs(owed) do
     self.state:set_pending(rel, true)

@@ -149,16 +149,18 @@ end
 local function put_multipart(ctx, s, path, size, part)
     local upload_id, err = create_multipart(ctx, s)
     if not upload_id then return nil, err end
+    -- Until it is completed or aborted, the upload is listed where the
+    -- client can abort it when the daemon stops before it ends (its task
+    -- is then cancelled, and could not tidy up itself).
+    local unfinished = ctx.unfinished or {}
+    unfinished[upload_id] = function() abort_multipart(ctx, s, upload_id) end
     local parts = common.part_count(size, part)
     local ok, etags = common.run_parts(parts, ctx.upload.parallel, function(n)
         local offset = (n - 1) * part
         return upload_part(ctx, s, upload_id, n, path, offset, math.min(part, size - offset))
     end)
-    if not ok then
-        abort_multipart(ctx, s, upload_id)
-        return nil, etags
-    end
-    ok, err = complete_multipart(ctx, s, upload_id, etags)
+    if ok then ok, err = complete_multipart(ctx, s, upload_id, etags) else err = etags end
+    unfinished[upload_id] = nil
     if not ok then
         abort_multipart(ctx, s, upload_id)
         return nil, err
