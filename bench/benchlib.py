@@ -56,17 +56,23 @@ def threads_ctxt(pid):
 
 
 def make_tree(root, folders, per_folder, rows=5):
-    """folders x per_folder small CSVs: root/dNNN/tNNNN.csv."""
+    """folders x per_folder small CSVs: root/dNNN/tNNNNN.csv (numbered
+    within each folder).  Files already there are left alone, so a tree
+    grows to a larger count without touching what was synced.  Returns
+    the number of files the tree holds."""
     n = 0
     for i in range(folders):
         d = os.path.join(root, f"d{i:03d}")
         os.makedirs(d, exist_ok=True)
         for j in range(per_folder):
             n += 1
-            with open(os.path.join(d, f"t{n:05d}.csv"), "w") as f:
+            path = os.path.join(d, f"t{j:05d}.csv")
+            if os.path.exists(path):
+                continue
+            with open(path, "w") as f:
                 f.write("id,name,amount\n")
                 for r in range(rows):
-                    f.write(f"{r},name {n}-{r},{r * 1.5}\n")
+                    f.write(f"{r},name {i}-{j}-{r},{r * 1.5}\n")
     return n
 
 
