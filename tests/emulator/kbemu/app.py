@@ -1,4 +1,5 @@
 """The emulator's shared state: configuration, project contents, backend, faults, logs."""
+from .branches import Branches
 from .buckets import NO_PREFIX_FEATURE
 from .faults import FaultInjector
 from .jobs import JobStore
@@ -13,7 +14,8 @@ class App:
         self.backend = backend
         self.project_id = PROJECT_ID
         self.tokens = TokenRegistry()
-        self.store = Store()
+        self.store = Store()  # production's (the default branch)
+        self.branches = Branches(self.store)
         self.jobs = JobStore(base_url, job_polls)
         self.request_log = RequestLog()
         self._initial_faults = (fault_rate, fault_seed)
@@ -28,6 +30,7 @@ class App:
     def reset(self):
         """Back to an empty project with the start-up settings (cloud objects stay)."""
         self.store.reset()
+        self.branches.reset()
         self.jobs.reset()
         self.jobs.job_polls = self._initial_job_polls
         self.request_log.clear()

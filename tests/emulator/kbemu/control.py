@@ -57,11 +57,15 @@ def put_config(app, req):
 
 
 def dump_table(app, req):
-    return table_dump(app, req.args[0])
+    """?branch=ID dumps the table of that development branch."""
+    branch = req.query.get("branch")
+    store = app.branches.get(branch).store if branch else None
+    return table_dump(app, req.args[0], store)
 
 
 def uploaded_bytes(app, req):
-    stored = app.store.files.get(int(req.args[0]))
+    file_id = int(req.args[0])
+    stored = next((s.files[file_id] for s in app.branches.stores() if file_id in s.files), None)
     data = app.backend.read(stored) if stored else None
     if data is None:
         raise ApiError(404, "storage.files.notFound", "No uploaded bytes for this file")

@@ -23,7 +23,7 @@ def bucket_brief(bucket):
             "created": bucket.created}
 
 
-def table_json(app, table, with_columns=True, with_bucket=True):
+def table_json(app, table, with_columns=True, with_bucket=True, with_metadata=True):
     body = {
         "uri": f"{app.base_url}/v2/storage/tables/{table.id}", "id": table.id,
         "name": table.name, "displayName": table.shown_name, "transactional": False,
@@ -31,8 +31,10 @@ def table_json(app, table, with_columns=True, with_bucket=True):
         "lastImportDate": table.last_import, "lastChangeDate": table.last_change,
         "rowsCount": len(table.rows), "dataSizeBytes": table.data_size,
         "isAlias": False, "isAliasable": True, "isTyped": False, "tableType": "table",
-        "path": f"/{table.id}", "metadata": [], "columnMetadata": {},
+        "path": f"/{table.id}", "metadata": [dict(m) for m in table.metadata], "columnMetadata": {},
     }
+    if not with_metadata:  # lists show metadata when include names it (or is absent)
+        del body["metadata"]
     if with_columns:
         body["columns"] = list(table.columns)
     if with_bucket:

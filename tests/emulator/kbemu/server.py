@@ -7,6 +7,7 @@ import traceback
 from http.server import BaseHTTPRequestHandler
 
 from . import control, routes
+from .branches import BranchView
 from .errors import ApiError
 from .faults import STATUS_KINDS, drop_connection, endpoint_class
 from .http_types import Request, Response
@@ -101,8 +102,9 @@ class ApiHandler(BaseHTTPRequestHandler):
                 return app.backend.handle_upload(req, gcs.group(1))
             if req.method == "PUT":
                 return app.backend.handle_chunk(req, gcs.group(1))
+        branch_id, path = routes.split_branch(req.path)
         try:
-            handler, req.args, needs_token = routes.match(req.method, req.path)
+            handler, req.args, needs_token = routes.match(req.method, path)
         except LookupError as exc:
             if exc.args[0]:
                 raise ApiError(405, "methodNotAllowed",
@@ -110,7 +112,8 @@ class ApiHandler(BaseHTTPRequestHandler):
             raise ApiError(404, "notFound", f"Route {req.method} {req.path} not found")
         if needs_token:
             req.token = app.tokens.authenticate(req.headers)
-        return handler(app, req)
+        branch = app.branches.get(branch_id) if branch_id is not None else app.branches.default
+        return handler(BranchView(app, branch), req)
 
     @staticmethod
     def _run(action):

@@ -16,6 +16,9 @@ class Table:
     last_change: str = None
     data_size: int = 0
     display_name: str = None  # None: the name (what a new table gets)
+    # Table metadata: dicts {id, key, value, provider, timestamp}, one per
+    # (provider, key) (blueprint, "Table Metadata").
+    metadata: list = field(default_factory=list)
 
     @property
     def id(self):
@@ -56,11 +59,14 @@ class StoredFile:
 
 
 class Store:
-    def __init__(self):
+    """The contents of one branch. Every branch's store shares one file-id
+    counter: a file id names one file in the whole project."""
+
+    def __init__(self, file_ids=None):
         self.lock = threading.RLock()
         # Ids keep increasing across resets: cloud-side names (roles, containers)
         # derived from them must never be reused within one run.
-        self.file_ids = itertools.count(1001)
+        self.file_ids = file_ids or itertools.count(1001)
         self.reset()
 
     def reset(self):

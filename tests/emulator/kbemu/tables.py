@@ -17,21 +17,26 @@ def _includes(req):
     return set(to_list(req.query.get("include")))
 
 
+def _with_metadata(req):
+    """The lists' default include is metadata (blueprint); a given include must name it."""
+    return req.query.get("include") is None or "metadata" in _includes(req)
+
+
 def list_bucket_tables(app, req):
     with app.store.lock:
         bucket = find_bucket(app, req, req.args[0])
         with_columns = "columns" in _includes(req)
         tables = app.store.tables_of(bucket.id)
-        return json_response(200, [table_json(app, t, with_columns, with_bucket=False)
-                                   for t in tables])
+        return json_response(200, [table_json(app, t, with_columns, with_bucket=False,
+                                              with_metadata=_with_metadata(req)) for t in tables])
 
 
 def list_all_tables(app, req):
     includes = _includes(req)
     with app.store.lock:
         tables = [t for t in app.store.tables.values() if req.token.permission(t.bucket_id)]
-        return json_response(200, [table_json(app, t, "columns" in includes, "buckets" in includes)
-                                   for t in tables])
+        return json_response(200, [table_json(app, t, "columns" in includes, "buckets" in includes,
+                                              _with_metadata(req)) for t in tables])
 
 
 def find_table(app, req, level="read"):
@@ -156,10 +161,12 @@ def data_preview(app, req):
     return Response(200, to_rfc4180(columns, rows).encode(), "text/csv; charset=utf-8")
 
 
-def table_dump(app, table_id):
-    """Emulator-only: the whole table as RFC 4180 CSV, header first."""
-    with app.store.lock:
-        table = app.store.tables.get(table_id)
+def table_dump(app, table_id, store=None):
+    """Emulator-only: the whole table as RFC 4180 CSV, header first (production's
+    unless `store`, a branch's, is given)."""
+    store = store or app.store
+    with store.lock:
+        table = store.tables.get(table_id)
         if table is None:
             raise ApiError(404, "storage.tables.notFound", f"Table {table_id} not found")
         return Response(200, to_rfc4180(table.columns, table.rows).encode(), "text/csv; charset=utf-8")
