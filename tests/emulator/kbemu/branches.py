@@ -69,13 +69,22 @@ class Branches:
 class BranchView:
     """The app as one request sees it: `store` is its branch's, the rest is shared."""
 
+    _OWN = ("_app", "branch", "store")
+
     def __init__(self, app, branch):
-        self._app = app
-        self.branch = branch
-        self.store = branch.store
+        object.__setattr__(self, "_app", app)
+        object.__setattr__(self, "branch", branch)
+        object.__setattr__(self, "store", branch.store)
 
     def __getattr__(self, name):
         return getattr(self._app, name)
+
+    def __setattr__(self, name, value):
+        # A handler's change of shared state (a countdown such as
+        # expire_files_on_import) is the app's, not this request's.
+        if name in self._OWN:
+            raise AttributeError(f"{name} is fixed for the request")
+        setattr(self._app, name, value)
 
 
 def branch_json(branch):
