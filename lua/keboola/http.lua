@@ -17,6 +17,9 @@ local Api = {}
 Api.__index = Api
 
 -- opts: {base (normalised), token, user_agent, transport, policy, log}
+-- api.branch_id (set once the client resolved keboola.branch; nil = the
+-- production branch's plain paths) scopes paths; api.before_scoped, when
+-- set, runs before the first scoped call (the branch look-up).
 function M.new(opts)
     local api = setmetatable({
         base = opts.base,
@@ -34,6 +37,22 @@ function M.new(opts)
 end
 
 function Api:__tostring() return "keboola.api(" .. self.base .. ")" end
+
+-- Paths that never take a branch: jobs are the project's and branches are
+-- listed at the project (the PHP client's BranchAwareClient leaves jobs
+-- unscoped the same way).
+local function unscoped(path)
+    return path:find("^/v2/storage/jobs/") or path:find("^/v2/storage/jobs$")
+        or path:find("^/v2/storage/dev%-branches")
+end
+M.unscoped = unscoped
+
+-- The path a call really goes to: /v2/storage/branch/{id}/... in a
+-- development branch (blueprint, "Development Branches"), else as given.
+function Api:scoped(path)
+    if self.branch_id == nil or unscoped(path) then return path end
+    return "/v2/storage/branch/" .. url.encode(tostring(self.branch_id)) .. path:sub(#"/v2/storage" + 1)
+end
 
 -- lua-cjson 2.1.0 decodes JSON null as cjson.null (a truthy light
 -- userdata) and every number as a float (44 → 44.0, which would print as
@@ -58,6 +77,7 @@ function Api:attempt(method, path, opts)
         body = cjson.encode(opts.json)
         headers["Content-Type"] = "application/json"
     end
+    path = self:scoped(path)
     local full = self.base .. path
     if opts.query then full = url.with_query(full, opts.query) end
     local status, rheaders, rbody = self.transport:send({
@@ -85,6 +105,10 @@ end
 -- empty body) and the status, or nil, err after the retry policy gave up.
 function Api:call(method, path, opts)
     opts = opts or {}
+    if self.before_scoped and not unscoped(path) then
+        local ok, err = self.before_scoped()
+        if not ok then return nil, err end
+    end
     return self.policy:run(method .. " " .. path, function()
         return self:attempt(method, path, opts)
     end)

@@ -107,6 +107,12 @@ function M.new(cfg, deps)
         { http = d.http, now = d.now, log = d.log })
     c.api = http.new({ base = c.base, token = cfg.token, user_agent = c.user_agent,
         transport = c.transport, policy = c.policy, log = d.log })
+    c.version = cfg.version or host_version()
+    -- keboola.branch: looked up once, before the first call it scopes.
+    c.branch_wanted = cfg.branch
+    if c.branch_wanted ~= nil and c.branch_wanted ~= "" then
+        c.api.before_scoped = function() return c:resolve_branch() end
+    end
     return c
 end
 
@@ -140,6 +146,106 @@ end
 function Client:wait_job(job)
     return jobs.wait(self.api, job, self.jobs_cfg,
         { sleep = self.deps.sleep, now = self.deps.now, log = self.log })
+end
+
+---------------------------------------------------------------- branches
+
+function Client:list_dev_branches() return storage.list_dev_branches(self.api) end
+
+-- resolve_branch() yields: the branch keboola.branch names (an id or a
+-- name), looked up once in GET dev-branches; from then on every call but
+-- jobs goes to /v2/storage/branch/{id}/...  Returns {id, name, is_default}
+-- ({production = true} when no branch is set) or nil, err: a branch that
+-- does not exist is a permanent error naming the branches there are.
+-- Called by the first call it scopes; `check` calls it itself.
+function Client:resolve_branch()
+    if self.branch_info then return self.branch_info end
+    if self.branch_wanted == nil or self.branch_wanted == "" then
+        self.branch_info = { production = true }
+        return self.branch_info
+    end
+    local list, err = storage.list_dev_branches(self.api)
+    if not list then return nil, err end
+    local b = storage.find_branch(list, self.branch_wanted)
+    if not b then
+        local names = {}
+        for _, x in ipairs(list) do names[#names + 1] = string.format("%s (id %s)", tostring(x.name), tostring(x.id)) end
+        return nil, errors.new({ kind = "permanent", code = "branch_not_found", op = "GET /v2/storage/dev-branches",
+            message = string.format("keboola.branch \"%s\": no branch of this project has that id or name"
+                .. " (there are: %s); create it in Keboola or fix keboola.branch",
+                tostring(self.branch_wanted), table.concat(names, ", ")) })
+    end
+    -- The default branch is production: its plain paths are the same place.
+    self.branch_info = { id = b.id, name = b.name, is_default = b.isDefault == true }
+    if not self.branch_info.is_default then self.api.branch_id = b.id end
+    self.api.before_scoped = nil
+    self.log.info("branch_selected", { branch = b.name, branch_id = b.id, production = b.isDefault == true })
+    return self.branch_info
+end
+
+-- The resolved branch ({id, name, is_default} or {production = true}),
+-- nil before resolve_branch ran.
+function Client:branch() return self.branch_info end
+
+---------------------------------------------------------------- metadata
+
+M.PROVIDER = "kbsyncd"
+
+function Client:list_table_metadata(id) return storage.list_table_metadata(self.api, id) end
+function Client:set_table_metadata(id, provider, entries)
+    return storage.post_table_metadata(self.api, id, provider, entries)
+end
+
+-- This machine's name, for provenance: $HOSTNAME, else the kernel's.
+function Client:host_name()
+    local ok, env = pcall(require, "host.env")
+    local name = ok and env.get("HOSTNAME") or nil
+    if (name == nil or name == "") and self.deps.fs and self.deps.fs.read then
+        name = (self.deps.fs.read("/proc/sys/kernel/hostname", 256) or ""):gsub("%s+$", "")
+    end
+    return (name ~= nil and name ~= "") and name or "unknown"
+end
+
+-- The description a table synced from `path` gets.
+function M.provenance_description(path, host)
+    return string.format("Synced by kbsyncd from the file %s on %s; every change of that file"
+        .. " replaces the table's data.", path, host)
+end
+
+-- write_provenance(table_id, {path, size, fingerprint, rows[, host,
+-- version]}) yields: the table's metadata under provider "kbsyncd" says
+-- where its data comes from, and KBC.description says so in words unless
+-- another provider (a person in the UI: "user") set a description: that
+-- one is never overwritten. Returns {keys = n, description_kept_of =
+-- provider or nil} or nil, err.
+function Client:write_provenance(table_id, facts)
+    local current, err = self:list_table_metadata(table_id)
+    if not current then return nil, err end
+    local kept_of
+    for _, m in ipairs(current) do
+        if m.key == "KBC.description" and m.provider ~= M.PROVIDER and m.value ~= nil and m.value ~= "" then
+            kept_of = m.provider
+        end
+    end
+    local host = facts.host or self:host_name()
+    local entries = {
+        { key = "kbsyncd.source.path", value = facts.path },
+        { key = "kbsyncd.source.bytes", value = facts.size },
+        { key = "kbsyncd.source.fingerprint", value = facts.fingerprint },
+        { key = "kbsyncd.source.rows", value = facts.rows },
+        { key = "kbsyncd.host", value = host },
+        { key = "kbsyncd.version", value = facts.version or self.version },
+    }
+    local sent = {}
+    for _, e in ipairs(entries) do
+        if e.value ~= nil and e.value ~= "" then sent[#sent + 1] = e end
+    end
+    if not kept_of then
+        sent[#sent + 1] = { key = "KBC.description", value = M.provenance_description(facts.path, host) }
+    end
+    local ok, perr = self:set_table_metadata(table_id, M.PROVIDER, sent)
+    if not ok then return nil, perr end
+    return { keys = #sent, description_kept_of = kept_of }
 end
 
 ---------------------------------------------------------------- uploads

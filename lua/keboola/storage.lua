@@ -207,6 +207,55 @@ function M.webalize(api, names)
     return v
 end
 
+-- Table metadata (blueprint, "Table Metadata"): a list of {id, key,
+-- value, provider, timestamp}.
+function M.list_table_metadata(api, table_id)
+    local list, err = api:call("GET", "/v2/storage/tables/" .. enc(table_id) .. "/metadata")
+    if not list then return nil, err end
+    if type(list) ~= "table" then list = {} end
+    return list
+end
+
+-- Sets key/value pairs of one provider on a table (a pair already there
+-- for that provider and key gets the new value). entries: non-empty list of
+-- {key, value}; values are sent as strings. JSON as the blueprint's current
+-- form, whose answer is {metadata = [...], columnsMetadata = {...}}; the
+-- deprecated form request answers a plain array: both give the table's
+-- metadata list.
+function M.post_table_metadata(api, table_id, provider, entries)
+    assert(type(entries) == "table" and #entries > 0, "table metadata needs a non-empty list")
+    local list = {}
+    for i, e in ipairs(entries) do list[i] = { key = e.key, value = tostring(e.value) } end
+    local v, err = api:call("POST", "/v2/storage/tables/" .. enc(table_id) .. "/metadata",
+        { json = { provider = provider, metadata = list } })
+    if not v then return nil, err end
+    if type(v) == "table" and type(v.metadata) == "table" then return v.metadata end
+    return type(v) == "table" and v or {}
+end
+
+---------------------------------------------------------------- branches
+
+-- The project's branches: [{id, name, isDefault, ...}] (never scoped).
+function M.list_dev_branches(api)
+    local list, err = api:call("GET", "/v2/storage/dev-branches")
+    if not list then return nil, err end
+    if type(list) ~= "table" then list = {} end
+    return list
+end
+
+-- The branch `wanted` names (pure): its id first (a name may be digits
+-- too, an id is what the user copied from the URL), else its name.
+function M.find_branch(branches, wanted)
+    wanted = tostring(wanted)
+    for _, b in ipairs(branches or {}) do
+        if b.id ~= nil and tostring(b.id) == wanted then return b end
+    end
+    for _, b in ipairs(branches or {}) do
+        if b.name == wanted then return b end
+    end
+    return nil
+end
+
 ---------------------------------------------------------------- files
 
 -- Registers a file and returns the prepare answer with upload credentials.

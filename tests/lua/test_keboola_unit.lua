@@ -561,4 +561,177 @@ do -- unknown provider
     t.is(err and err.code, "provider.unsupported", "unknown provider is permanent")
 end
 
+---------------------------------------------------------------- metadata
+
+-- A fake Storage API that keeps one table's metadata as the real one does:
+-- one entry per (provider, key), POST answers the JSON form.
+local function metadata_api(initial)
+    local stored = initial or {}
+    local posted = {}
+    local route = function(req)
+        if req.method == "GET" and req.url:find("/metadata$") then return json(200, stored) end
+        if req.method == "POST" and req.url:find("/metadata$") then
+            local body = cjson.decode(req.body)
+            posted[#posted + 1] = body
+            for _, e in ipairs(body.metadata) do
+                local held
+                for _, m in ipairs(stored) do
+                    if m.provider == body.provider and m.key == e.key then held = m end
+                end
+                if not held then held = { key = e.key, provider = body.provider }; stored[#stored + 1] = held end
+                held.value = e.value
+            end
+            return json(201, { metadata = stored, columnsMetadata = {} })
+        end
+        return json(404, { error = "no route", code = "notFound" })
+    end
+    return route, stored, posted
+end
+
+local function by_key(list, provider)
+    local out = {}
+    for _, m in ipairs(list) do if m.provider == provider then out[m.key] = m.value end end
+    return out
+end
+
+do -- provenance: every fact under provider kbsyncd, and a description
+    local route, stored, posted = metadata_api()
+    local c, h = client(route, { version = "9.9.9" })
+    local facts = { path = "sales/orders.csv", size = 1234, fingerprint = "crc32c:abcd", rows = 10, host = "box1" }
+    local r, err = c:write_provenance("in.c-sales.orders", facts)
+    t.ok(r, "write_provenance: " .. tostring(err))
+    t.is(h.requests[1].method .. " " .. h.requests[1].url,
+        "GET https://connection.example.com/v2/storage/tables/in.c-sales.orders/metadata", "reads the metadata first")
+    t.is(h.requests[2].headers["Content-Type"], "application/json", "posts JSON")
+    t.is(posted[1].provider, "kbsyncd", "provider kbsyncd")
+    local mine = by_key(stored, "kbsyncd")
+    t.is(mine["kbsyncd.source.path"], "sales/orders.csv", "source path")
+    t.is(mine["kbsyncd.source.bytes"], "1234", "size, as a string")
+    t.is(mine["kbsyncd.source.fingerprint"], "crc32c:abcd", "fingerprint")
+    t.is(mine["kbsyncd.source.rows"], "10", "rows")
+    t.is(mine["kbsyncd.host"], "box1", "host")
+    t.is(mine["kbsyncd.version"], "9.9.9", "the daemon's version")
+    t.is(mine["KBC.description"], kbc.provenance_description("sales/orders.csv", "box1"), "a description")
+    t.like(mine["KBC.description"], "sales/orders%.csv on box1", "the description names the file and host")
+    t.is(r.description_kept_of, nil, "no one else's description to keep")
+    t.is(r.keys, 7, "seven keys sent")
+    -- A second load updates the same keys (no duplicates).
+    c:write_provenance("in.c-sales.orders", { path = "sales/orders.csv", size = 99, fingerprint = "x", rows = 1, host = "box1" })
+    t.is(#stored, 7, "a later load updates the keys in place")
+    t.is(by_key(stored, "kbsyncd")["kbsyncd.source.bytes"], "99", "with the new size")
+end
+
+do -- a description a person set (provider user) is never overwritten
+    local route, stored, posted = metadata_api({
+        { id = "1", key = "KBC.description", value = "Orders from the shop, cleaned by Ann", provider = "user" } })
+    local c = client(route)
+    local r = c:write_provenance("in.c-s.t", { path = "s/t.csv", size = 1, fingerprint = "f", rows = 1, host = "h" })
+    t.is(r and r.description_kept_of, "user", "says whose description was kept")
+    for _, e in ipairs(posted[1].metadata) do
+        t.isnt(e.key, "KBC.description", "no description sent over the user's")
+    end
+    t.is(by_key(stored, "user")["KBC.description"], "Orders from the shop, cleaned by Ann", "the user's text stays")
+    t.is(by_key(stored, "kbsyncd")["kbsyncd.source.path"], "s/t.csv", "the facts are still written")
+end
+
+do -- an empty description of another provider does not block ours
+    local route, stored = metadata_api({ { id = "1", key = "KBC.description", value = "", provider = "user" } })
+    local c = client(route)
+    c:write_provenance("in.c-s.t", { path = "s/t.csv", size = 1, fingerprint = "f", rows = 1, host = "h" })
+    t.ok(by_key(stored, "kbsyncd")["KBC.description"], "an empty description is not a person's text")
+end
+
+do -- a failed write is an error the caller can log, after the retry policy
+    local c = client(function(req)
+        if req.method == "GET" then return json(200, {}) end
+        return json(403, { error = "You don't have access to the resource.", code = "accessDenied" })
+    end)
+    local r, err = c:write_provenance("in.c-s.t", { path = "p", size = 1, fingerprint = "f", rows = 1, host = "h" })
+    t.is(r, nil, "no result when the POST is refused")
+    t.is(err and err.status, 403, "the error carries the status")
+end
+
+do -- the deprecated array answer is read too
+    local c = client(function() return json(201, { { id = "1", key = "k", value = "v", provider = "kbsyncd" } }) end)
+    local list = c:set_table_metadata("in.c-s.t", "kbsyncd", { { key = "k", value = "v" } })
+    t.is(list and list[1].key, "k", "a plain array answer gives the list")
+end
+
+do -- the host name: $HOSTNAME or the kernel's
+    local c = client(function() return json(200, {}) end)
+    c.deps.fs = { read = function(path) return path == "/proc/sys/kernel/hostname" and "kernelbox\n" or nil end }
+    local ok, env = pcall(require, "host.env")
+    local want = ok and env.get("HOSTNAME") or nil
+    if want == nil or want == "" then want = "kernelbox" end
+    t.is(c:host_name(), want, "host name from HOSTNAME, else /proc/sys/kernel/hostname (newline dropped)")
+end
+
+---------------------------------------------------------------- branches
+
+local BRANCHES = {
+    { id = 101, name = "Main", isDefault = true },
+    { id = 345, name = "try-sales", isDefault = false },
+    { id = 346, name = "777", isDefault = false },
+}
+
+local function branch_api(seen)
+    return function(req)
+        seen[#seen + 1] = req.method .. " " .. req.url:gsub("^https://connection.example.com", "")
+        if req.url:find("/dev%-branches$") then return json(200, BRANCHES) end
+        if req.url:find("/tokens/verify$") then return json(200, { id = "1", owner = { id = 1 } }) end
+        if req.url:find("/buckets$") then return json(200, {}) end
+        if req.url:find("/jobs/") then return json(200, { id = 9, status = "success", results = {} }) end
+        return json(201, { id = 7 })
+    end
+end
+
+do -- a branch given by name: looked up once, then every call is scoped
+    local seen = {}
+    local c = client(branch_api(seen), { branch = "try-sales" })
+    t.is(c:branch(), nil, "not looked up before the first call")
+    t.ok(c:verify_token(), "verify in the branch")
+    c:list_buckets()
+    c:prepare_file("t.csv", 3)
+    c:webalize({ "a" })
+    c:wait_job({ id = 9, status = "processing" })
+    t.is(seen[1], "GET /v2/storage/dev-branches", "the branch is looked up first")
+    t.is(seen[2], "GET /v2/storage/branch/345/tokens/verify", "token verify in the branch")
+    t.is(seen[3], "GET /v2/storage/branch/345/buckets", "buckets in the branch")
+    t.is(seen[4], "POST /v2/storage/branch/345/files/prepare", "files in the branch")
+    t.is(seen[5], "POST /v2/storage/branch/345/webalize/column-names", "webalize in the branch")
+    t.is(seen[6], "GET /v2/storage/jobs/9", "jobs are never scoped")
+    t.is(#seen, 6, "one look-up in all")
+    t.is(c:branch().id, 345, "branch() says the id")
+    t.is(c:branch().name, "try-sales", "and the name")
+end
+
+do -- by id, an id before a name made of digits, the default branch
+    local seen = {}
+    local c = client(branch_api(seen), { branch = "346" })
+    t.is(c:resolve_branch().name, "777", "an id wins")
+    local c2 = client(branch_api({}), { branch = "777" })
+    t.is(c2:resolve_branch().id, 346, "a name made of digits that is no id is a name")
+    local seen3 = {}
+    local c3 = client(branch_api(seen3), { branch = "Main" })
+    t.ok(c3:resolve_branch().is_default, "Main is the default branch")
+    c3:list_buckets()
+    t.is(seen3[2], "GET /v2/storage/buckets", "the default branch uses the plain paths")
+    local seen4 = {}
+    local c4 = client(branch_api(seen4))
+    c4:list_buckets()
+    t.is(seen4[1], "GET /v2/storage/buckets", "no branch set: plain paths, no look-up")
+    t.ok(c4:resolve_branch().production, "and resolve_branch says production")
+end
+
+do -- a branch that does not exist: a permanent error naming those there are
+    local seen = {}
+    local c = client(branch_api(seen), { branch = "nope" })
+    local v, err = c:list_buckets()
+    t.is(v, nil, "no call without its branch")
+    t.is(err and err.code, "branch_not_found", "branch_not_found")
+    t.is(err and err.kind, "permanent", "permanent")
+    t.like(tostring(err), "try%-sales %(id 345%)", "the message lists the branches")
+    t.is(#seen, 1, "nothing sent to production instead")
+end
+
 t.done()
