@@ -63,6 +63,8 @@ return {
     gcs_endpoint = { type = "string", optional = true,
                      doc = "GCS endpoint (emulators, proxies)" },
     tags         = { type = "table", default = { "kbsyncd" }, doc = "tags on uploaded files" },
+    branch       = { type = "string", optional = true,
+                     doc = "development branch (its name or id) every Storage call goes to; unset = production" },
   } },
   http = { section = {
     connect_timeout_ms = { type = "integer", default = 10000, min = 1 },

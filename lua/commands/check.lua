@@ -28,7 +28,10 @@ function M.run(cfg, o)
     s3_endpoint = cfg.keboola.s3_endpoint, gcs_endpoint = cfg.keboola.gcs_endpoint,
     http = { connect_timeout_ms = cfg.http.connect_timeout_ms,
              timeout_ms = math.min(cfg.http.timeout_ms, 30000), ca_bundle = cfg.http.ca_bundle },
-    retry = retry, version = require("host.task").version }
+    retry = retry, version = require("host.task").version, branch = cfg.keboola.branch }
+  -- The branch first: a missing one is a config error, not a refused token.
+  local branch, berr = client:resolve_branch()
+  if not branch and berr.code == "branch_not_found" then fail(berr.message); return EXIT.usage end
   local info, verr = client:verify_token()
   if not info then
     if verr.kind == "auth" then
@@ -44,6 +47,10 @@ function M.run(cfg, o)
   say("watch_dir     %s", cfg.watch_dir or "(not set: run/once need it)")
   say("stack         %s", cfg.keboola.host)
   say("project       %s (id %s)", tostring(info.project_name), tostring(info.project_id))
+  branch = client:branch() or branch
+  say("branch        %s", branch.production and "production (keboola.branch is not set)"
+    or string.format("%s (id %s)%s", tostring(branch.name), tostring(branch.id),
+      branch.is_default and ", the production branch" or ", development branch"))
   say("token         %s (id %s)%s", tostring(info.description), tostring(info.token_id),
     info.is_master and ", master" or "")
   say("file storage  %s%s", tostring(info.file_storage_provider),

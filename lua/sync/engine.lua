@@ -474,7 +474,7 @@ function Engine:make_client(retry_over)
     host = cfg.keboola.host, token = cfg.keboola.token,
     s3_endpoint = cfg.keboola.s3_endpoint, gcs_endpoint = cfg.keboola.gcs_endpoint,
     http = cfg.http, retry = retry, jobs = cfg.jobs, upload = cfg.upload,
-    tags = cfg.keboola.tags,
+    tags = cfg.keboola.tags, branch = cfg.keboola.branch,
   }, { backoff_sleep = function(ms) return self:pause(ms) end })
   if self.dry_run then client = dry.wrap(client) end
   return client

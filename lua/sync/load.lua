@@ -319,11 +319,21 @@ local function upload_and_load(ctx, job, remote, names)
     if fresh then ctx.remote:put(fresh); columns = fresh.columns or columns end
   end
   local results = type(jobr.results) == "table" and jobr.results or {}
+  local rows = tonumber(results.totalRowsCount) or r.rows
+  -- Provenance: the table says where its data comes from. The data is in
+  -- already, so a refused or failed write is a warning, never a failed load.
+  local meta, merr = client:write_provenance(table_id,
+    { path = job.rel, size = r.size, fingerprint = r.fingerprint, rows = rows })
+  if not meta then
+    log.warn("table_metadata_failed", { table = table_id, file = job.rel, error = tostring(merr),
+      action = "none needed for the data (it is loaded); the token needs write access to the table" ..
+        " for its provenance, written again at the next load" })
+  end
   -- The state records this load now: the import facts kept for adopting
   -- a table without state (sync.remote) are no longer needed.
   ctx.remote:loaded(table_id)
   return { status = "ok", table_id = table_id, bucket_id = job.bucket.id, job_id = jobr.id,
-           rows = tonumber(results.totalRowsCount) or r.rows, bytes = r.size,
+           rows = rows, bytes = r.size,
            uploaded_bytes = r.spool_bytes, fingerprint = r.fingerprint, header = r.header.raw,
            columns = columns, file_id = up.id }
 end
