@@ -33,6 +33,12 @@ def test_table_metadata_set_list_and_upsert(tap, rig):
            [("kbsyncd", "a", "3"), ("kbsyncd", "b", "2"), ("user", "a", "u")],
            "providers keep their own value of a key")
     tap.eq(len(rig.api("GET", f"tables/{table_id}").json["metadata"]), 3, "table detail includes metadata")
+    gone = next(m["id"] for m in listed if m["provider"] == "user")
+    tap.eq(rig.api("DELETE", f"tables/{table_id}/metadata/{gone}").status, 204, "DELETE one entry: 204")
+    tap.eq(len(rig.api("GET", f"tables/{table_id}/metadata").json), 2, "it is gone")
+    is_error(tap, rig.api("DELETE", f"tables/{table_id}/metadata/{gone}"), 404, "storage.metadata.notFound",
+             "deleting it again")
+    rig.api("POST", f"tables/{table_id}/metadata", {"provider": "user", "metadata": [{"key": "a", "value": "u"}]})
     listing = rig.api("GET", f"buckets/{bucket}/tables", query={"include": "columns"}).json[0]
     tap.ok("metadata" not in listing, "a list with include=columns leaves metadata out")
     listing = rig.api("GET", f"buckets/{bucket}/tables", query={"include": "columns,metadata"}).json[0]
@@ -101,6 +107,8 @@ def test_branch_holds_its_own_buckets_tables_and_files(tap, rig):
     tap.eq(dump.text.splitlines(), ['"id","x"', '"1","a"'], "the emulator dumps a branch's table")
     tap.eq(rig.api("GET", f"{b}/tokens/verify").status, 200, "token verify works in a branch")
     tap.eq(rig.api("GET", f"{b}/jobs/{created.json['id']}").status, 404, "jobs take no branch prefix")
+    rig.control("PUT", "faults", {"script": [{"class": "tables", "method": "GET", "kind": "503"}]})
+    tap.eq(rig.api("GET", f"{b}/tables/in.c-sales.t").status, 503, "a branch's call is faulted as its resource class")
     rig.create_bucket("sales")
     load_table(rig, "in.c-sales", "t", b"id,x\n1,a\n2,b\n")
     tap.eq(rig.api("GET", f"{b}/tables/in.c-sales.t").json["rowsCount"], 1,

@@ -35,6 +35,8 @@ def endpoint_class(path):
     if not path.startswith("/v2/storage"):
         return None
     rest = path[len("/v2/storage"):].strip("/").split("/")
+    if rest[0] == "branch" and len(rest) > 2:  # a branch's call is faulted as its resource
+        rest = rest[2:]
     head = rest[0] if rest and rest[0] else "index"
     if head == "buckets" and len(rest) >= 3 and rest[2].startswith("tables"):
         return "tables"

@@ -13,7 +13,7 @@ import threading
 
 from . import clock
 from .errors import ApiError
-from .http_types import json_response
+from .http_types import empty_response, json_response
 from .tables import find_table
 
 _ids = itertools.count(19501)
@@ -58,6 +58,17 @@ def list_table_metadata(app, req):
     with app.store.lock:
         table = find_table(app, req)
         return json_response(200, [dict(m) for m in table.metadata])
+
+
+def delete_table_metadata(app, req):
+    """DELETE tables/{id}/metadata/{metadata_id}: 204."""
+    with app.store.lock:
+        table = find_table(app, req, "write")
+        held = next((m for m in table.metadata if m["id"] == req.args[1]), None)
+        if held is None:
+            raise ApiError(404, "storage.metadata.notFound", f"Metadata with id \"{req.args[1]}\" not found.")
+        table.metadata.remove(held)
+    return empty_response(204)
 
 
 def post_table_metadata(app, req):

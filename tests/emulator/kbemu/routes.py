@@ -22,6 +22,7 @@ ROUTES = [
     ("POST", rf"/v2/storage/tables/{_ID}/import-async", tables.import_async, True),
     ("GET", rf"/v2/storage/tables/{_ID}/metadata", metadata.list_table_metadata, True),
     ("POST", rf"/v2/storage/tables/{_ID}/metadata", metadata.post_table_metadata, True),
+    ("DELETE", rf"/v2/storage/tables/{_ID}/metadata/{_ID}", metadata.delete_table_metadata, True),
     ("GET", rf"/v2/storage/tables/{_ID}/data-preview", tables.data_preview, True),
     ("POST", r"/v2/storage/webalize/column-names", project.webalize_column_names, True),
     ("POST", r"/v2/storage/files/prepare", files.prepare_file, True),
