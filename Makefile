@@ -12,6 +12,16 @@ PREFIX   ?= /usr/local
 # given (`make cross` sets both); a cross build points PKG_CONFIG at the
 # target's .pc files.
 CC       ?= cc
+# Homebrew keeps curl and zlib keg-only (macOS's own copies have no .pc
+# files), so on macOS their pkgconfig folders are searched too.  (Passed
+# to the command, not exported: macOS's make 3.81 does not export to
+# $(shell).)
+ifeq ($(shell uname -s),Darwin)
+BREW_PREFIX := $(shell brew --prefix 2>/dev/null)
+ifneq ($(BREW_PREFIX),)
+PKG_CONFIG ?= env PKG_CONFIG_PATH=$(BREW_PREFIX)/opt/curl/lib/pkgconfig:$(BREW_PREFIX)/opt/zlib/lib/pkgconfig:$(PKG_CONFIG_PATH) pkg-config
+endif
+endif
 PKG_CONFIG ?= pkg-config
 # Lua 5.4 is packaged under several pkg-config names: lua5.4 (Debian,
 # Ubuntu), lua-5.4 (Fedora, Arch, Homebrew), lua54 (FreeBSD) and plain
@@ -145,8 +155,16 @@ cross:
 	@command -v $(CROSS_TRIPLET)-gcc >/dev/null || { echo "make cross: $(CROSS_TRIPLET)-gcc is missing: run scripts/install-cross-deps $(ARCH)" >&2; exit 2; }
 	$(MAKE) B=$(CROSS_B) CC=$(CROSS_TRIPLET)-gcc PKG_CONFIG="$(CROSS_PKG_CONFIG)" all
 
+# Two suites cannot run under qemu-user here: a guest thread never starts
+# (pthread_create hangs, so libcurl's resolver thread for a name lookup
+# does), and a HUP sent as soon as `check` starts arrives before the slow
+# emulated start-up has its handlers.  They are listed as skips.
+CROSS_SKIPS := \
+  --skip-suite "lua/test_host_http.lua=qemu-user: pthread_create hangs (libcurl's resolver thread for a name lookup)" \
+  --skip-suite "e2e/test_error_events.py=qemu-user: HUP to check arrives before its handlers exist (emulated start-up)"
 cross-test: cross
-	scripts/run-suites --runner "$(CROSS_QEMU_$(ARCH)) -L /usr/$(CROSS_TRIPLET)" --gcp-only $(CROSS_B)
+	scripts/run-suites --runner "$(CROSS_QEMU_$(ARCH)) -L /usr/$(CROSS_TRIPLET)" --gcp-only \
+	  $(CROSS_SKIPS) $(CROSS_B)
 
 install: $(B)/kbsyncd
 	install -d $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(PREFIX)/share/kbsyncd/lua
