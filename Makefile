@@ -103,7 +103,7 @@ asan:
 	  SAN="-fsanitize=address,undefined -fno-sanitize-recover=undefined" all
 
 # Every suite, then the host suites again under ASan+UBSan.  tests/run ends
-# with the line "N passed, N failed".
+# with the line "N passed, N failed, N skipped".
 test: all asan
 	tests/run
 

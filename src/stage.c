@@ -20,6 +20,13 @@
 #include "stage_norm.h"
 #include "stage_out.h"
 
+/* The file's mtime: struct stat names it differently on macOS. */
+#ifdef __APPLE__
+#define STAGE_MTIME(st) ((st)->st_mtimespec)
+#else
+#define STAGE_MTIME(st) ((st)->st_mtim)
+#endif
+
 enum { P_START, P_RUN, P_DONE, P_FAILED };
 
 struct stage {
@@ -180,8 +187,8 @@ stage_t *stage_open(const stage_opts *o)
         return st;
     }
     st->res.size = (uint64_t)st->at_open.st_size;
-    st->res.mtime_ns = (int64_t)st->at_open.st_mtim.tv_sec * 1000000000 +
-                       st->at_open.st_mtim.tv_nsec;
+    st->res.mtime_ns = (int64_t)STAGE_MTIME(&st->at_open).tv_sec * 1000000000 +
+                       STAGE_MTIME(&st->at_open).tv_nsec;
     /* analyse mode reports whether staging would gzip */
     st->res.gzip = !st->gzip_never && st->res.size > st->gzip_threshold;
     return st;
@@ -497,8 +504,8 @@ static int changed(const struct stat *a, const struct stat *b)
 {
     return a->st_size != b->st_size || a->st_ino != b->st_ino ||
            a->st_dev != b->st_dev ||
-           a->st_mtim.tv_sec != b->st_mtim.tv_sec ||
-           a->st_mtim.tv_nsec != b->st_mtim.tv_nsec;
+           STAGE_MTIME(a).tv_sec != STAGE_MTIME(b).tv_sec ||
+           STAGE_MTIME(a).tv_nsec != STAGE_MTIME(b).tv_nsec;
 }
 
 static stage_status finish(stage_t *st)

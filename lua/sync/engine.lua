@@ -443,6 +443,12 @@ function Engine:start_remote()
         "): set a valid KBC_STORAGE_API_TOKEN")
       return nil, err, EXIT.auth
     end
+    if type(err) == "table" and err.code == "branch_not_found" then
+      log.error("branch_not_found", { error = tostring(err),
+        action = "set keboola.branch to a branch the project has (the error lists them), or unset it" })
+      self.report:fatal(tostring(err))
+      return nil, err, EXIT.usage
+    end
     if self.once or (type(err) == "table" and err.kind == "permanent") then
       log.error("keboola_unreachable", { error = tostring(err),
         action = "check KBC_STORAGE_API_HOST, the network and the token's permissions" })

@@ -150,6 +150,10 @@ def branches(t, rig):
     t.ok(r.returncode == 2 and "no-such-branch" in r.stderr and "try-folder" in r.stderr,
          "check with a branch that does not exist exits 2 naming the branches there are",
          (r.returncode, r.stderr))
+    r = d.once(timeout=60)
+    t.ok(r.returncode == 2 and "no-such-branch" in r.stderr and d.log_lines("branch_not_found", level="ERROR"),
+         "once with a branch that does not exist exits 2 at once (a config error, not an outage)",
+         (r.returncode, r.stderr))
 
     d.write_config()
     r = d.command("check")
