@@ -291,14 +291,7 @@ int main(void)
     for (size_t m = 0; m < sizeof impls / sizeof *impls; m++) {
         const char *impl = impls[m];
         if (utf8_select(impl) < 0) {
-            int cpu = cpu_runs(impl);
-            if (cpu == 0) {
-                char reason[64];
-                snprintf(reason, sizeof reason, "CPU lacks %s", impl);
-                TAP_SKIP(reason, "%s: every check of this variant", impl);
-            } else {
-                TAP_OK(0, "%s: utf8_select accepts it (this CPU runs it)", impl);
-            }
+            cpu_refused(impl, "utf8_select");
             continue;
         }
         for (size_t k = 0; k < NKINDS; k++) {
