@@ -48,8 +48,10 @@ function Report:outcome(rel, o, d)
   elseif o.status == "skipped" then
     self:note(rel, "skipped", { reason = o.reason })
   end
-  -- A file loaded but changed meanwhile is owed until its next load.
-  if d.settle and d.count then self.files[rel].what = "owed" end
+  -- A file loaded but changed meanwhile is owed until its next load
+  -- (kept per file in `once` only: a dry `run` keeps nothing).
+  local f = self.files[rel]
+  if d.settle and d.count and f then f.what = "owed" end
 end
 
 -- A problem that ends the run before any file: always on stderr.
