@@ -101,6 +101,8 @@ return {
     gcs_chunk_size = { type = "integer", default = 8 * MB, min = 256 * 1024 },
     parallel       = { type = "integer", default = 4, min = 1,
                        doc = "S3 parts / Azure blocks of one file in flight at once; 1 = one after another" },
+    overlap        = { type = "boolean", default = true,
+                       doc = "a gzipped file's S3 parts / Azure blocks go up while it is still compressed" },
   } },
   policy = { section = {
     bucket           = { type = "function", optional = true },

@@ -223,6 +223,27 @@ static void push_result(lua_State *L, const stage_result_t *r)
 }
 
 /* stager:result() -> table (see docs/staging.md) */
+/* stager:progress() -> {path=, bytes=, gzip=} | nil: the spool as far as
+ * it is written, while it is written (stage_spool_progress). */
+static int l_progress(lua_State *L)
+{
+    l_stager *s = check_stager(L);
+    const char *path;
+    uint64_t bytes;
+    int gzip;
+    if (!stage_spool_progress(s->st, &path, &bytes, &gzip)) {
+        lua_pushnil(L);
+        return 1;
+    }
+    lua_createtable(L, 0, 3);
+    lua_pushstring(L, path);
+    lua_setfield(L, -2, "path");
+    set_u64(L, "bytes", bytes);
+    lua_pushboolean(L, gzip);
+    lua_setfield(L, -2, "gzip");
+    return 1;
+}
+
 static int l_result(lua_State *L)
 {
     l_stager *s = check_stager(L);
@@ -235,6 +256,7 @@ int luaopen_host_stage(lua_State *L)
     static const luaL_Reg methods[] = {
         {"step", l_step},
         {"result", l_result},
+        {"progress", l_progress},
         {"close", stager_close},
         {NULL, NULL},
     };

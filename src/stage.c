@@ -215,6 +215,16 @@ const stage_result_t *stage_result(const stage_t *st)
     return &st->res;
 }
 
+int stage_spool_progress(const stage_t *st, const char **path, uint64_t *bytes,
+                         int *gzip)
+{
+    if (!st->out_open || st->phase == P_FAILED) return 0;
+    *path = st->out.tmp_path;
+    *bytes = st->out.bytes_out;
+    *gzip = st->out.gzip;
+    return 1;
+}
+
 /* ---- tokenizer callbacks ----------------------------------------------- */
 
 static void record_error(stage_t *st, uint64_t line, uint32_t got)

@@ -114,6 +114,16 @@ stage_status stage_step(stage_t *st, size_t max_bytes);
 /* Valid until stage_close; meaningful once a step returned DONE or ERROR. */
 const stage_result_t *stage_result(const stage_t *st);
 
+/* What of the spool is on disk while staging runs, so an upload can send
+ * it before it is complete: the temporary name it is written under (the
+ * last step renames it into place), the bytes written so far (a prefix
+ * that never changes again: the spool is only ever appended to) and
+ * whether it is gzipped.  Returns 0 when no spool is being written
+ * (analyse mode, before the first step, after a failure, once committed:
+ * then stage_result() has the spool). */
+int stage_spool_progress(const stage_t *st, const char **path, uint64_t *bytes,
+                         int *gzip);
+
 /* Frees everything and removes an unfinished spool.  NULL is fine. */
 void stage_close(stage_t *st);
 #endif

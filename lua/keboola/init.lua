@@ -301,35 +301,49 @@ local function size_of(self, path)
     return st.size
 end
 
--- upload_file(path, {name, size, tags}) yields: files/prepare, then the
--- upload to the cloud the answer names. name defaults to the file's base
+-- upload_file(path, {name, size, tags, source}) yields: files/prepare, then
+-- the upload to the cloud the answer names. name defaults to the file's base
 -- name; it must end in ".gz" when the content is gzipped (that is how
--- Storage knows). Returns a summary {id, name, provider, region, size_bytes,
--- parts, ms} or nil, err. Refused upload credentials (expired, revoked)
--- get one fresh files/prepare before the "auth" error is returned.
+-- Storage knows). With `source` (keboola.upload.common: a file still being
+-- written) the upload starts before the file is complete and path may be
+-- nil; files/prepare then gets no sizeBytes (it is not known yet), and
+-- `file_uploaded` says streamed=true when parts went up while the file was
+-- written (S3, Azure; GCS waits for the complete file). Returns
+-- a summary {id, name, provider, region, size_bytes, parts, ms} or nil,
+-- err. Refused upload credentials (expired, revoked) get one fresh
+-- files/prepare before the "auth" error is returned.
 function Client:upload_file(path, opts)
     opts = opts or {}
+    local source = opts.source
     local size = opts.size
-    if not size then
+    if not size and not source then
         local err
         size, err = size_of(self, path)
         if not size then return nil, err end
     end
-    local name = opts.name or path:match("([^/]+)$")
+    local name = opts.name or (path and path:match("([^/]+)$"))
     local started = self.deps.now()
     local last_err
     for round = 1, 2 do
         local file, err = self:prepare_file(name, size, opts)
         if not file then return nil, err end
-        local ok, parts = upload.upload(self:upload_context(), file, path, size)
+        local ok, parts, streamed_size, streamed
+        if source then
+            ok, parts, streamed_size, streamed = upload.upload_stream(self:upload_context(), file,
+                source)
+            size = streamed_size or size
+        else
+            ok, parts = upload.upload(self:upload_context(), file, path, size)
+        end
         if ok then
             local ms = self.deps.now() - started
             self.log.info("file_uploaded", { file = name, file_id = file.id,
-                provider = file.provider, bytes = size, parts = parts, ms = ms })
+                provider = file.provider, bytes = size, parts = parts, ms = ms,
+                streamed = streamed or nil })
             return file_summary(file, size, parts, ms)
         end
         last_err = parts
-        local cloud_refused = last_err.kind == "auth" and last_err.op
+        local cloud_refused = type(last_err) == "table" and last_err.kind == "auth" and last_err.op
             and not last_err.op:find("/v2/storage/", 1, true)
         if not cloud_refused or round == 2 then break end
         self.log.warn("upload_credentials_refused", { file = name, file_id = file.id,

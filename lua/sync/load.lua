@@ -26,6 +26,7 @@ local timer = require "host.timer"
 local failure = require "sync.failure"
 local header = require "sync.header"
 local policy_mod = require "policy"
+local spool_feed = require "sync.spool_feed"
 local state_mod = require "sync.state"
 
 local M = {}
@@ -114,8 +115,65 @@ local function refusal(r)
   end
 end
 
+---------------------------------------------------------------- overlap
+
+-- The upload of a gzipped spool while staging still writes it
+-- (sync.spool_feed): started once the stager has decided to gzip, fed after
+-- every step, waited for by the load, or dropped when the file is not
+-- loaded after all.
+local function start_overlap(ctx, target, estimate)
+  local up = { feed = spool_feed.new(estimate), ended = task.event() }
+  task.spawn(function()
+    local ok, res, err = pcall(ctx.client.upload_file, ctx.client, nil,
+      { name = target.table .. ".csv.gz", source = up.feed })
+    if ok then up.result, up.err = res, err else up.err = res end
+    up.done = true
+    up.ended:notify()
+  end)
+  return up
+end
+
+local function overlap_wait(up)
+  while not up.done do up.ended:wait() end
+  return up.result, up.err
+end
+
+-- The file is not loaded (refused, unchanged, failed, stopping): parts not
+-- yet sent never are, and the load waits until the upload has ended (an
+-- unfinished S3 multipart upload is then aborted, not left billed). A
+-- complete upload stays an unused file in Keboola's file storage, which
+-- expires it.
+local function overlap_drop(up)
+  if not up then return end
+  up.feed:fail({ kind = "permanent", code = "upload.not_needed",
+    message = "the file is not loaded", op = "upload" })
+  overlap_wait(up)
+end
+
+-- May this load's upload start before staging ends?  Only when it cannot
+-- be an upload for nothing: the file's size differs from the version last
+-- loaded (so its fingerprint does too), or it was never loaded and its
+-- table does not exist yet (an existing table might hold it already and
+-- be adopted). And not when staging runs twice (a custom columns() hook
+-- renames the header after the first pass) or in a dry run.
+local function overlap_allowed(ctx, rel, file, st, entry, target)
+  local cfg = ctx.cfg
+  if ctx.dry_run or not (cfg.upload and cfg.upload.overlap) then return false end
+  if st.size <= (cfg.gzip_threshold or 0) or ctx.policy:is_custom("columns") then return false end
+  local hint = ctx.hint(rel)
+  local known = (entry and entry.fingerprint) or (hint and hint.fingerprint)
+  if known then return tonumber(tostring(known):match("^(%d+)%-")) ~= st.size end
+  local bucket = ctx.bucket(file.folder)
+  return bucket ~= nil and ctx.remote:get(bucket.id .. "." .. target.table) == nil
+end
+
+---------------------------------------------------------------- staging
+
 -- Reads the file once through host.stage; returns the result or nil, result.
-local function run_stage(ctx, path, spool, names)
+-- overlap: a function that starts the upload of the spool while it is
+-- written (start_overlap), called once the stager gzips; r.overlap is then
+-- that upload.
+local function run_stage(ctx, path, spool, names, overlap)
   local cfg = ctx.cfg
   local s, err = stage.open { src = path, spool = spool, header = names,
     gzip_threshold = cfg.gzip_threshold, gzip_level = cfg.gzip_level,
@@ -125,10 +183,18 @@ local function run_stage(ctx, path, spool, names)
     local code = type(err) == "table" and err.code or "io"
     return nil, stage_failed(ctx, path, code, stage_error_text(err))
   end
-  local done, serr
+  local done, serr, up
+  local started = timer.now()
   repeat
     done, serr = s:step(cfg.stage_step_bytes)
-    if done == false then task.yield() end
+    if done == false then
+      if overlap and not up then
+        local p = s:progress()
+        if p and p.gzip then up = overlap() end
+      end
+      if up then up.feed:update(s) end
+      task.yield()
+    end
   until done ~= false
   local r = done and s:result() or (s.result and s:result())
   s:close()
@@ -143,8 +209,16 @@ local function run_stage(ctx, path, spool, names)
   else
     bad = refusal(r)
   end
-  if bad then fs.remove(spool); return nil, bad end
+  if bad then
+    overlap_drop(up)
+    fs.remove(spool)
+    return nil, bad
+  end
   r.spool = r.spool or spool
+  if up then up.feed:finish(r.spool, r.spool_bytes); r.overlap = up end
+  log.debug("file_staged", { file = path, bytes = r.size, spool_bytes = r.spool_bytes,
+    gzip = r.gzip and true or false, rows = r.rows, ms = timer.now() - started,
+    upload_started = up and true or nil })
   return r
 end
 
@@ -161,9 +235,10 @@ local function renamed_header(ctx, file, raw)
   return names
 end
 
--- Stages the file, a second time when policy.columns renames its header.
-local function stage_file(ctx, file, spool)
-  local r, out = run_stage(ctx, file.path, spool, nil)
+-- Stages the file, a second time when policy.columns renames its header
+-- (overlap is then never given: see overlap_allowed).
+local function stage_file(ctx, file, spool, overlap)
+  local r, out = run_stage(ctx, file.path, spool, nil, overlap)
   if not r then return nil, out end
   local names, nerr = renamed_header(ctx, file, (r.header or {}).raw or {})
   if nerr then fs.remove(r.spool); return nil, nerr end
@@ -284,7 +359,12 @@ local function upload_and_load(ctx, job, remote, names)
              create = not remote }
   end
 
-  local up, uerr = client:upload_file(r.spool, { name = upload_name, size = r.spool_bytes })
+  local up, uerr
+  if r.overlap then
+    up, uerr = overlap_wait(r.overlap)
+  else
+    up, uerr = client:upload_file(r.spool, { name = upload_name, size = r.spool_bytes })
+  end
   if not up then return api_failed(uerr, "upload_failed", { table = table_id }) end
 
   local dialect = dialect_of(r)
@@ -387,12 +467,15 @@ function M.run(ctx, rel, target)
     result = { status = "skipped", reason = "policy.should_load returned false" }
   else
     fs.mkdir_p(ctx.spool_dir)
-    local staged, bad = stage_file(ctx, file, spool_path(ctx, target.table))
+    local overlap = overlap_allowed(ctx, rel, file, st, entry, target)
+      and function() return start_overlap(ctx, target, st.size + st.size // 100 + (1 << 20)) end
+    local staged, bad = stage_file(ctx, file, spool_path(ctx, target.table), overlap or nil)
     if not staged then
       result = bad
     else
       local job = { rel = rel, file = file, target = target, st = st, entry = entry, staged = staged }
       local cok, out = xpcall(load_staged, debug.traceback, ctx, job)
+      overlap_drop(staged.overlap)
       fs.remove(staged.spool)
       if not cok then error(out, 0) end
       result = out

@@ -100,29 +100,58 @@ local function put_block_list(ctx, s, count)
     end)
 end
 
--- upload(ctx, file, path, size) yields; true, parts or nil, err.
-function M.upload(ctx, file, path, size)
+local function open_session(file)
     local s, why = M.session(file)
     if not s then
         return nil, errors.new({ kind = "permanent", code = "prepare.invalid",
             message = why, op = "abs upload" })
     end
+    return s
+end
+
+-- The blocks (each_part sends them through put(n, path, offset, length) and
+-- returns true, {per n}[, size] or nil, err), then Put Block List.
+-- Returns true, blocks, size.
+local function put_blocks(ctx, s, each_part)
+    local ok, done, size = each_part(function(n, path, offset, length)
+        return put_block(ctx, s, n, path, offset, length)
+    end)
+    if not ok then return nil, done end
+    local err
+    ok, err = put_block_list(ctx, s, #done)
+    if not ok then return nil, err end
+    return true, #done, size
+end
+
+-- upload(ctx, file, path, size) yields; true, parts or nil, err.
+function M.upload(ctx, file, path, size)
+    local s, err = open_session(file)
+    if not s then return nil, err end
     local cfg = ctx.upload
     if size <= cfg.abs_single_max then
-        local ok, err = put_blob(ctx, s, path, size)
-        if not ok then return nil, err end
+        local ok, perr = put_blob(ctx, s, path, size)
+        if not ok then return nil, perr end
         return true, 1
     end
     local block = common.part_size(size, cfg.abs_block_size, MAX_BLOCKS, 1024)
-    local count = common.part_count(size, block)
-    local ok, err = common.run_parts(count, cfg.parallel, function(n)
-        local offset = (n - 1) * block
-        return put_block(ctx, s, n, path, offset, math.min(block, size - offset))
+    return put_blocks(ctx, s, function(put)
+        return common.run_parts(common.part_count(size, block), cfg.parallel, function(n)
+            local offset = (n - 1) * block
+            return put(n, path, offset, math.min(block, size - offset))
+        end)
     end)
-    if not ok then return nil, err end
-    ok, err = put_block_list(ctx, s, count)
-    if not ok then return nil, err end
-    return true, count
+end
+
+-- upload_stream(ctx, file, source) yields: blocks of a file still being
+-- written (common.stream_parts). Returns true, blocks, size or nil, err.
+function M.upload_stream(ctx, file, source)
+    local s, err = open_session(file)
+    if not s then return nil, err end
+    local cfg = ctx.upload
+    local block = common.part_size(source.estimate, cfg.abs_block_size, MAX_BLOCKS, 1024)
+    return put_blocks(ctx, s, function(put)
+        return common.stream_parts(source, block, cfg.parallel, put)
+    end)
 end
 
 return M

@@ -95,6 +95,83 @@ function M.run_parts(count, parallel, part)
     return true, results
 end
 
+-- A file still being written, as the uploads see it (the daemon's staging
+-- makes one from its stager: sync/spool_feed.lua):
+--   source:state()   -> bytes on disk, final size (nil until complete)
+--                       | nil, err (the writer failed or gave the upload up)
+--   source:changed() yields until the writer wrote more, ended or failed
+--   source:path()    where the bytes are read from now (the name changes
+--                    once, when the complete file is renamed into place)
+--   source.estimate  an upper bound of the final size (for part sizes)
+-- Waits until `want` bytes exist or the file is complete; returns what
+-- source:state() returns.
+function M.wait_for(source, want)
+    while true do
+        local have, final = source:state()
+        if have == nil or final or have >= want then return have, final end
+        source:changed()
+    end
+end
+
+-- The whole file: its final size once complete, or nil, err.
+function M.until_complete(source)
+    local have, final = M.wait_for(source, math.huge)
+    if have == nil then return nil, final end
+    return final
+end
+
+-- run_parts for a source (above): part n is the byte range
+-- [(n-1)*part_size, n*part_size) and goes up as soon as its bytes exist,
+-- at most `parallel` at a time; the count is known once the file is
+-- complete (an empty file is one empty part). put(n, path, offset, length)
+-- as part(n) of run_parts. Returns true, {value per n}, size or nil, err.
+function M.stream_parts(source, part_size, parallel, put)
+    local task = require "host.task"
+    local ended = task.event()
+    local results, count, size, failed = {}, nil, nil, nil
+    local next_n, running = 1, 0
+    local function take_part()
+        local n = next_n
+        if count and n > count then return nil end
+        next_n = n + 1
+        local offset = (n - 1) * part_size
+        local have, final = M.wait_for(source, offset + part_size)
+        if failed then return nil end -- another part failed while this one waited
+        if have == nil then
+            failed = failed or final
+            return nil
+        end
+        if final then
+            size, count = final, math.max(1, M.part_count(final, part_size))
+            if n > count then return nil end
+            return n, offset, math.min(part_size, final - offset)
+        end
+        return n, offset, part_size
+    end
+    local function worker()
+        while not failed do
+            local n, offset, length = take_part()
+            if not n then break end
+            local ok, value, err = pcall(put, n, source:path(), offset, length)
+            if not ok then
+                failed = failed or errors.new({ kind = "permanent", code = "upload.part_raised",
+                    message = tostring(value), op = "upload part " .. n })
+            elseif value == nil then
+                failed = failed or err
+            else
+                results[n] = value
+            end
+        end
+        running = running - 1
+        ended:notify()
+    end
+    running = math.max(1, parallel)
+    for _ = 1, running do task.spawn(worker) end
+    while running > 0 do ended:wait() end
+    if failed then return nil, failed end
+    return true, results, size
+end
+
 -- Reads a single XML element's text (S3/Azure answers are tiny and flat).
 function M.xml_text(body, tag)
     return body and body:match("<" .. tag .. ">([^<]*)</" .. tag .. ">")

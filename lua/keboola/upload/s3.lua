@@ -146,7 +146,10 @@ local function abort_multipart(ctx, s, upload_id)
     if ctx.log then ctx.log.warn("s3_abort_failed", { upload_id = upload_id }) end
 end
 
-local function put_multipart(ctx, s, path, size, part)
+-- CreateMultipartUpload, the parts, CompleteMultipartUpload (or Abort).
+-- each_part(put) sends every part through put(n, path, offset, length) and
+-- returns true, {etag per n}[, size] or nil, err. Returns true, parts, size.
+local function put_multipart(ctx, s, each_part)
     local upload_id, err = create_multipart(ctx, s)
     if not upload_id then return nil, err end
     -- Until it is completed or aborted, the upload is listed where the
@@ -154,10 +157,8 @@ local function put_multipart(ctx, s, path, size, part)
     -- is then cancelled, and could not tidy up itself).
     local unfinished = ctx.unfinished or {}
     unfinished[upload_id] = function() abort_multipart(ctx, s, upload_id) end
-    local parts = common.part_count(size, part)
-    local ok, etags = common.run_parts(parts, ctx.upload.parallel, function(n)
-        local offset = (n - 1) * part
-        return upload_part(ctx, s, upload_id, n, path, offset, math.min(part, size - offset))
+    local ok, etags, size = each_part(function(n, path, offset, length)
+        return upload_part(ctx, s, upload_id, n, path, offset, length)
     end)
     if ok then ok, err = complete_multipart(ctx, s, upload_id, etags) else err = etags end
     unfinished[upload_id] = nil
@@ -165,25 +166,52 @@ local function put_multipart(ctx, s, path, size, part)
         abort_multipart(ctx, s, upload_id)
         return nil, err
     end
-    return true, parts
+    return true, #etags, size
 end
 
--- upload(ctx, file, path, size) yields; true, parts or nil, err.
-function M.upload(ctx, file, path, size)
+local function part_size_for(cfg, size)
+    return common.part_size(size, math.max(cfg.s3_part_size, MIN_PART), MAX_PARTS, 1024 * 1024)
+end
+
+local function open_session(ctx, file)
     local s, why = M.session(file, ctx.s3_endpoint)
     if not s then
         return nil, errors.new({ kind = "permanent",
             code = "prepare.invalid", message = why, op = "s3 upload" })
     end
+    return s
+end
+
+-- upload(ctx, file, path, size) yields; true, parts or nil, err.
+function M.upload(ctx, file, path, size)
+    local s, err = open_session(ctx, file)
+    if not s then return nil, err end
     local cfg = ctx.upload
     if size <= cfg.s3_single_max then
-        local ok, err = put_single(ctx, s, path, size)
-        if not ok then return nil, err end
+        local ok, perr = put_single(ctx, s, path, size)
+        if not ok then return nil, perr end
         return true, 1
     end
-    local part = common.part_size(size, math.max(cfg.s3_part_size, MIN_PART), MAX_PARTS,
-        1024 * 1024)
-    return put_multipart(ctx, s, path, size, part)
+    local part = part_size_for(cfg, size)
+    return put_multipart(ctx, s, function(put)
+        return common.run_parts(common.part_count(size, part), cfg.parallel, function(n)
+            local offset = (n - 1) * part
+            return put(n, path, offset, math.min(part, size - offset))
+        end)
+    end)
+end
+
+-- upload_stream(ctx, file, source) yields: a multipart upload of a file
+-- still being written (common.stream_parts), whatever its final size.
+-- Returns true, parts, size or nil, err.
+function M.upload_stream(ctx, file, source)
+    local s, err = open_session(ctx, file)
+    if not s then return nil, err end
+    local cfg = ctx.upload
+    local part = part_size_for(cfg, source.estimate)
+    return put_multipart(ctx, s, function(put)
+        return common.stream_parts(source, part, cfg.parallel, put)
+    end)
 end
 
 return M
