@@ -62,7 +62,7 @@ void stage_repair_find_header(const unsigned char *p, size_t n, uint64_t base,
                               int eof, const csv_dialect *d, int preamble,
                               stage_repair_plan *out)
 {
-    /* a window is ~6 KiB: on the heap side of the caller's stack budget */
+    /* ~6 KiB, kept off the stack; one stager runs at a time per thread */
     static _Thread_local window w;
     csv_scanner s;
     csv_sink sink = {&w, NULL, NULL, on_record};
