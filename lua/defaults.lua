@@ -111,5 +111,19 @@ return {
     columns          = { type = "function", optional = true },
     on_header_change = { type = "function", optional = true },
     should_load      = { type = "function", optional = true },
+    -- Repairs of files Keboola would refuse, all off by default
+    -- (docs/staging.md, "Repairs").
+    repair = { section = {
+      names      = { type = "boolean", default = false,
+                     doc = "empty names become column_N, duplicates name_2, names over 64 characters are cut with a hash" },
+      short_rows = { type = "string", default = "refuse", enum = { "refuse", "pad" },
+                     doc = "rows with fewer fields than the header: refused, or padded with empty values" },
+      long_rows  = { type = "string", default = "refuse", enum = { "refuse", "last_column" },
+                     doc = "rows with more fields: refused, or the extra fields joined into the last column" },
+      preamble   = { type = "boolean", default = false,
+                     doc = "skip up to 10 lines above the header (title lines, notes)" },
+      no_header  = { type = "boolean", default = false,
+                     doc = "the first line is data; columns are named column_1..N" },
+    } },
   } },
 }

@@ -22,6 +22,7 @@
 local stage = require "host.stage"
 local cjson = require "cjson"
 local EXIT = require "daemon_exit"
+local repair = require "sync.repair"
 
 local M = {}
 
@@ -67,20 +68,24 @@ end
 
 -- Ignored (the engine never picks the file up) comes first: fixing the
 -- contents would not help.  Then refused: what the load would stop at.
+-- A file that loads only thanks to policy.repair says so: "as it is"
+-- becomes "after N repair(s)".
 local function verdict_of(r, ignored, routed)
   if ignored then return { load = false, reason = ignored } end
   if #r.problems > 0 then
     return { load = false, reason = "refused: " .. table.concat(r.problems, "; ") }
   end
+  local how = #r.repairs > 0 and string.format("after %d repair(s) (policy.repair)", #r.repairs)
+    or "as it is"
   local t = r.target
   if not routed then
-    return { load = true, reason = "the contents can be loaded as they are (the target was not checked)" }
+    return { load = true, reason = "the contents can be loaded " .. how .. " (the target was not checked)" }
   end
   if t.assumed then
     return { load = true, reason = "outside the watched folder; placed at " .. t.assumed ..
-      " it would be loaded as it is into " .. place(t) }
+      " it would be loaded " .. how .. " into " .. place(t) }
   end
-  return { load = true, reason = "loaded as it is into " .. place(t) }
+  return { load = true, reason = "loaded " .. how .. " into " .. place(t) }
 end
 
 function M.describe(path, cfg, target_fn)
@@ -91,6 +96,7 @@ function M.describe(path, cfg, target_fn)
     gzip_threshold = cfg.gzip_threshold,
     gzip_level = cfg.gzip_level,
     sample_bytes = cfg.sniff_bytes,
+    repair = repair.options(cfg),
   }
   local r
   if not s then
@@ -114,6 +120,8 @@ function M.describe(path, cfg, target_fn)
     end
   end
   r.problems, r.warnings = problems_of(r)
+  local fixed = repair.summary(r.repair)
+  r.repairs = fixed and fixed.lines or {}
   r.verdict = verdict_of(r, ignored, target_fn ~= nil)
   r.loadable = r.verdict.load
   return r
@@ -163,13 +171,30 @@ end
 
 local RFC = { delimiter = ",", enclosure = '"', escapedBy = "", lineTerminator = "\n", bom = false }
 
+-- "repairs" (in words) and "repair" (counts, renamed names): only when
+-- policy.repair asked for some, so the output is otherwise unchanged.
+local function repair_fields(r)
+  if not r.repair then return nil end
+  return { "repairs", array(r.repairs) }, { "repair", object {
+      { "preamble_lines", scalar(r.repair.preamble_lines) },
+      { "no_header", scalar(r.repair.no_header and true or false) },
+      { "padded", scalar(r.repair.padded) },
+      { "first_padded_line", scalar(r.repair.first_padded_line) },
+      { "joined", scalar(r.repair.joined) },
+      { "first_joined_line", scalar(r.repair.first_joined_line) },
+      { "names", array(r.repair.names, function(x)
+        return object { { "column", scalar(x.column) }, { "from", scalar(x.from) }, { "to", scalar(x.to) } }
+      end) },
+    } }
+end
+
 local function to_json(r)
   local enc = r.encoding or { valid = false }
   local d = r.dialect or RFC
   local h = r.header or {}
   local e = enc.error
   local target = r.target
-  return object {
+  local fields = {
     { "file", scalar(r.file) },
     { "size", scalar(r.size or 0) },
     { "encoding", object {
@@ -203,6 +228,13 @@ local function to_json(r)
       { "load", scalar(r.verdict.load) }, { "reason", scalar(r.verdict.reason) },
     } },
   }
+  local words, counts = repair_fields(r)
+  if words then
+    for i, f in ipairs(fields) do
+      if f[1] == "rows" then table.insert(fields, i + 1, words); table.insert(fields, i + 2, counts); break end
+    end
+  end
+  return object(fields)
 end
 
 local function char_name(c)
@@ -238,6 +270,7 @@ local function summary(r)
     line("keboola", "%s", table.concat(h.keboola, ", "))
   end
   if r.rows then line("rows", "%d", r.rows) end
+  for _, x in ipairs(r.repairs) do line("repaired", "%s", x) end
   if r.dialect then
     line("upload", "%s%s", r.normalize and "rewritten as RFC 4180" or "as it is",
          r.gzip and ", gzipped" or "")

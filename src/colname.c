@@ -1,6 +1,7 @@
 /* colname.c - see colname.h. */
 #include "colname.h"
 
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -161,4 +162,165 @@ long colname_check(const char *const *raw, const char *const *keboola,
         qsort(out, (size_t)count < max ? (size_t)count : max, sizeof *out,
               by_column);
     return count;
+}
+
+/* ---- repair (policy.repair.names) --------------------------------------- */
+
+/* A set of lower-cased names: open addressing, sized once for the most
+ * names a repair can add (two per column), so it never grows. */
+typedef struct name_set {
+    char **slot;
+    size_t mask;
+} name_set;
+
+static uint32_t fnv1a(const char *s)
+{
+    uint32_t h = 2166136261u;
+    for (; *s; s++) h = (h ^ (unsigned char)*s) * 16777619u;
+    return h;
+}
+
+static int set_init(name_set *s, size_t n)
+{
+    size_t cap = 16;
+    while (cap < 4 * n + 16) cap <<= 1;
+    s->mask = cap - 1;
+    s->slot = calloc(cap, sizeof *s->slot);
+    return s->slot ? 0 : -1;
+}
+
+static void set_free(name_set *s)
+{
+    for (size_t i = 0; s->slot && i <= s->mask; i++) free(s->slot[i]);
+    free(s->slot);
+}
+
+/* 1 when present; else adds it (when add) and returns 0; -1 out of memory.
+ * `key` is already lower-cased. */
+static int set_has(name_set *s, const char *key, int add)
+{
+    size_t i = fnv1a(key) & s->mask;
+    for (; s->slot[i]; i = (i + 1) & s->mask)
+        if (strcmp(s->slot[i], key) == 0) return 1;
+    if (add && !(s->slot[i] = strdup(key))) return -1;
+    return 0;
+}
+
+/* The key two names collide on: the sanitised name (the raw one when
+ * only the server can transliterate it), lower-cased.  malloc'd. */
+static char *name_key(const char *name)
+{
+    size_t len = strlen(name);
+    char *k = malloc(len + 2);
+    if (!k) return NULL;
+    colname_sanitize(name, len, k, len + 2);
+    for (char *c = k; *c; c++)
+        if (*c >= 'A' && *c <= 'Z') *c = (char)(*c - 'A' + 'a');
+    return k;
+}
+
+/* What column i is called before duplicates are resolved. */
+static char *candidate(const char *raw, size_t column)
+{
+    size_t len = strlen(raw);
+    char *san = malloc(len + 2), *out;
+    if (!san) return NULL;
+    int web = colname_sanitize(raw, len, san, len + 2);
+    if (!raw[0] || (!web && !san[0])) {
+        free(san);
+        if (!(out = malloc(32))) return NULL;
+        snprintf(out, 32, "column_%zu", column);
+        return out;
+    }
+    if (!web && strlen(san) > COLNAME_MAX) {
+        /* cut, and made unique and stable by a hash of the whole name */
+        if ((out = malloc(COLNAME_MAX + 1)))
+            snprintf(out, COLNAME_MAX + 1, "%.*s_%08x", COLNAME_MAX - 9, san,
+                     fnv1a(raw));
+        free(san);
+        return out;
+    }
+    free(san);
+    return strdup(raw);
+}
+
+/* base + "_k", cut so that it stays within COLNAME_MAX (unless only the
+ * server can transliterate it). */
+static char *suffixed(const char *base, unsigned long k)
+{
+    char suffix[24];
+    size_t len = strlen(base), slen;
+    int web = 0;
+    for (const char *c = base; *c; c++)
+        if ((unsigned char)*c >= 0x80) web = 1;
+    slen = (size_t)snprintf(suffix, sizeof suffix, "_%lu", k);
+    if (!web && len + slen > COLNAME_MAX) len = COLNAME_MAX - slen;
+    char *out = malloc(len + slen + 1);
+    if (!out) return NULL;
+    memcpy(out, base, len);
+    memcpy(out + len, suffix, slen + 1);
+    return out;
+}
+
+long colname_repair(const char *const *raw, size_t n, char ***out)
+{
+    name_set all = {0}, seen = {0};
+    char **names = calloc(n ? n : 1, sizeof *names);
+    char **keys = calloc(n ? n : 1, sizeof *keys);
+    long changed = -1;
+
+    *out = NULL;
+    if (!names || !keys || set_init(&all, 2 * n) < 0 || set_init(&seen, 2 * n) < 0)
+        goto done;
+    for (size_t i = 0; i < n; i++) {
+        if (!(names[i] = candidate(raw[i], i + 1)) ||
+            !(keys[i] = name_key(names[i])) || set_has(&all, keys[i], 1) < 0)
+            goto done;
+    }
+    /* the first column of a name keeps it; a later one gets the first
+     * free "_2", "_3"... that no column of the file has */
+    for (size_t i = 0; i < n; i++) {
+        int had = set_has(&seen, keys[i], 1);
+        if (had < 0) goto done;
+        if (!had) continue;
+        size_t blen = strlen(keys[i]);
+        char *base = malloc(blen + 2);
+        if (!base) goto done;
+        int web = colname_sanitize(names[i], strlen(names[i]), base, blen + 2);
+        if (web) strcpy(base, names[i]);
+        for (unsigned long k = 2;; k++) {
+            char *s = suffixed(base, k), *key = s ? name_key(s) : NULL;
+            int taken = key ? set_has(&all, key, 0) : -1;
+            if (taken == 0 && (set_has(&all, key, 1) < 0 || set_has(&seen, key, 1) < 0))
+                taken = -1;
+            free(key);
+            if (taken < 0) {
+                free(s);
+                free(base);
+                goto done;
+            }
+            if (!taken) {
+                free(names[i]);
+                names[i] = s;
+                break;
+            }
+            free(s);
+        }
+        free(base);
+    }
+    changed = 0;
+    for (size_t i = 0; i < n; i++)
+        if (strcmp(names[i], raw[i]) != 0) changed++;
+done:
+    set_free(&all);
+    set_free(&seen);
+    for (size_t i = 0; keys && i < n; i++) free(keys[i]);
+    free(keys);
+    if (changed < 0) {
+        for (size_t i = 0; names && i < n; i++) free(names[i]);
+        free(names);
+    } else {
+        *out = names;
+    }
+    return changed;
 }

@@ -39,4 +39,16 @@ typedef struct colname_issue {
 long colname_check(const char *const *raw, const char *const *keboola,
                    const unsigned char *webalize, size_t n,
                    colname_issue *out, size_t max);
+
+/* policy.repair.names: names Keboola takes, the same for the same header at
+ * every load.  An empty name (or one that sanitises to nothing) becomes
+ * `column_N`, N its 1-based position; a name longer than COLNAME_MAX after
+ * sanitising becomes its sanitised form cut to 55 characters, '_' and 8
+ * hex digits of a hash (FNV-1a) of the whole raw name; a later column whose
+ * name collides (as colname_check compares) with an earlier one becomes the
+ * earlier one's sanitised name with the first free `_2`, `_3`... that no
+ * column of the header has.  Other names are kept as they are.  Sets *out
+ * to n malloc'd names (the caller frees each, then the array) and returns
+ * how many differ from raw; -1 (and *out NULL) when out of memory. */
+long colname_repair(const char *const *raw, size_t n, char ***out);
 #endif

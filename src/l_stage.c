@@ -81,8 +81,52 @@ static lua_Integer opt_integer(lua_State *L, const char *key, lua_Integer dflt)
     return v;
 }
 
+/* repair = {names = bool, short_rows = "refuse"|"pad",
+ *           long_rows = "refuse"|"last_column", preamble = bool,
+ *           no_header = bool} (config.lua validated it; misuse raises) */
+static void opt_repair(lua_State *L, stage_repair_opts *r)
+{
+    static const char *const keys[] = {"names", "short_rows", "long_rows",
+                                       "preamble", "no_header", NULL};
+    lua_getfield(L, 1, "repair");
+    if (lua_isnil(L, -1)) {
+        lua_pop(L, 1);
+        return;
+    }
+    if (!lua_istable(L, -1))
+        luaL_error(L, "host.stage.open: 'repair' must be a table");
+    lua_pushnil(L);
+    while (lua_next(L, -2)) {
+        int known = 0;
+        lua_pop(L, 1);
+        for (int i = 0; keys[i]; i++)
+            if (lua_type(L, -1) == LUA_TSTRING && !strcmp(lua_tostring(L, -1), keys[i]))
+                known = 1;
+        if (!known)
+            luaL_error(L, "host.stage.open: unknown repair '%s'", luaL_tolstring(L, -1, NULL));
+    }
+    lua_getfield(L, -1, "names");
+    r->names = lua_toboolean(L, -1);
+    lua_getfield(L, -2, "preamble");
+    r->preamble = lua_toboolean(L, -1);
+    lua_getfield(L, -3, "no_header");
+    r->no_header = lua_toboolean(L, -1);
+    lua_pop(L, 3);
+    lua_getfield(L, -1, "short_rows");
+    const char *v = lua_tostring(L, -1);
+    if (v && strcmp(v, "pad") && strcmp(v, "refuse"))
+        luaL_error(L, "host.stage.open: repair.short_rows must be \"pad\" or \"refuse\"");
+    r->pad_short = v && !strcmp(v, "pad");
+    lua_getfield(L, -2, "long_rows");
+    v = lua_tostring(L, -1);
+    if (v && strcmp(v, "last_column") && strcmp(v, "refuse"))
+        luaL_error(L, "host.stage.open: repair.long_rows must be \"last_column\" or \"refuse\"");
+    r->join_long = v && !strcmp(v, "last_column");
+    lua_pop(L, 3);
+}
+
 /* host.stage.open{src=, spool=, gzip_threshold=, gzip_level=, header=,
- *                 sample_bytes=, delimiters=} -> stager | nil, err */
+ *                 sample_bytes=, delimiters=, repair=} -> stager | nil, err */
 static int l_open(lua_State *L)
 {
     stage_opts o;
@@ -94,6 +138,7 @@ static int l_open(lua_State *L)
     if (!o.src) return luaL_error(L, "host.stage.open: 'src' is required");
     o.spool = opt_string(L, "spool");
     o.delimiters = opt_string(L, "delimiters");
+    opt_repair(L, &o.repair);
     o.gzip_threshold = (uint64_t)opt_integer(L, "gzip_threshold", 0);
     o.gzip_level = (int)opt_integer(L, "gzip_level", 0);
     if (o.gzip_level > 9)
@@ -153,6 +198,36 @@ static int l_step(lua_State *L)
     return 1;
 }
 
+/* {preamble_lines, padded, first_padded_line, joined, first_joined_line,
+ *  no_header, names = {{column, from, to}...}}: only when repairs were
+ * asked for. */
+static void push_repair(lua_State *L, const stage_result_t *r)
+{
+    const stage_repair_result *p = &r->repair;
+    lua_createtable(L, 0, 8);
+    set_u64(L, "preamble_lines", p->preamble_lines);
+    set_u64(L, "padded", p->padded);
+    if (p->padded) set_u64(L, "first_padded_line", p->first_padded_line);
+    set_u64(L, "joined", p->joined);
+    if (p->joined) set_u64(L, "first_joined_line", p->first_joined_line);
+    lua_pushboolean(L, p->no_header);
+    lua_setfield(L, -2, "no_header");
+    lua_newtable(L);
+    const csv_header *from = r->source_header, *to = r->header;
+    for (size_t i = 0, k = 0; p->names_changed && !p->no_header && from != to &&
+                              i < from->count && i < to->count; i++) {
+        if (!strcmp(from->raw[i], to->raw[i])) continue;
+        lua_createtable(L, 0, 3);
+        set_u64(L, "column", i + 1);
+        lua_pushstring(L, from->raw[i]);
+        lua_setfield(L, -2, "from");
+        lua_pushstring(L, to->raw[i]);
+        lua_setfield(L, -2, "to");
+        lua_rawseti(L, -2, (lua_Integer)++k);
+    }
+    lua_setfield(L, -2, "names");
+}
+
 static void push_result(lua_State *L, const stage_result_t *r)
 {
     lua_createtable(L, 0, 24);
@@ -188,6 +263,10 @@ static void push_result(lua_State *L, const stage_result_t *r)
     lua_setfield(L, -2, "upload");
     l_csv_push_header(L, r->source_header, r->header);
     lua_setfield(L, -2, "header");
+    if (r->repairs_asked) {
+        push_repair(L, r);
+        lua_setfield(L, -2, "repair");
+    }
 
     set_u64(L, "rows", r->rows);
     lua_createtable(L, (int)r->record_errors_shown, 0);

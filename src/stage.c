@@ -36,6 +36,10 @@ struct stage {
     size_t sample_bytes;
     uint64_t gzip_threshold;
     int gzip_level, gzip_never;
+    stage_repair_opts repair;
+    uint64_t data_start;  /* where the records staged start (after lines
+                             a repair skipped) */
+    csv_term header_term; /* no_header: the line end of the written header */
 
     int phase;
     int fd;
@@ -150,9 +154,25 @@ stage_t *stage_open(const stage_opts *o)
     st->src = dup_or_null(o->src ? o->src : "", &oom);
     st->spool = dup_or_null(o->spool, &oom);
     st->delimiters = dup_or_null(o->delimiters, &oom);
+    st->repair = o->repair;
+    st->res.repairs_asked = o->repair.names || o->repair.pad_short ||
+                            o->repair.join_long || o->repair.preamble ||
+                            o->repair.no_header;
     if (o->header) {
-        if (csv_header_set_names(&st->replaced, o->header, o->header_count) < 0)
+        /* names repair applies to a replacement too */
+        char **fixed = NULL;
+        long changed = 0;
+        if (o->repair.names &&
+            (changed = colname_repair(o->header, o->header_count, &fixed)) < 0)
             oom = 1;
+        if (!oom && csv_header_set_names(&st->replaced,
+                                         fixed ? (const char *const *)fixed
+                                               : o->header,
+                                         o->header_count) < 0)
+            oom = 1;
+        for (size_t i = 0; fixed && i < o->header_count; i++) free(fixed[i]);
+        free(fixed);
+        st->res.repair.names_changed = changed > 0 ? (size_t)changed : 0;
         st->names = st->replaced.raw;
         st->name_count = o->header_count;
     }
@@ -239,6 +259,11 @@ static void record_error(stage_t *st, uint64_t line, uint32_t got)
     r->record_errors_total++;
 }
 
+static void note_padded(stage_t *st, uint64_t line)
+{
+    if (st->res.repair.padded++ == 0) st->res.repair.first_padded_line = line;
+}
+
 static void on_header_data(void *ctx, const unsigned char *p, size_t n)
 {
     stage_t *st = ctx;
@@ -269,11 +294,30 @@ static void on_norm_field(void *ctx, int quoted, int anomaly)
 
 static void on_record(void *ctx, const csv_record *r);
 
-static void header_ended(stage_t *st, const csv_record *r)
+/* The header is known (read, or made up by no_header): records follow. */
+static void begin_records(stage_t *st)
 {
     static const csv_dialect rfc = {',', '"', 0, CSV_TERM_CRLF, 0};
     csv_sink fast = {st, NULL, NULL, on_record};
 
+    if (st->rewriting) {
+        if (st->names &&
+            stage_write_header(&st->out, (const char *const *)st->names,
+                               st->name_count, &rfc, CSV_TERM_CRLF) < 0)
+            st->norm.failed = 1;
+        if (st->repair.pad_short) st->norm.pad_to = st->expected_fields;
+        if (st->repair.join_long) {
+            st->norm.join_at = st->expected_fields;
+            st->norm.join_delim = st->res.dialect.delimiter;
+        }
+        fast.data = on_norm_data;
+        fast.field = on_norm_field;
+    }
+    csv_scanner_set_sink(&st->scan, &fast);
+}
+
+static void header_ended(stage_t *st, const csv_record *r)
+{
     st->header_sink.record(st->header_sink.ctx, r);
     st->header_seen = 1;
     st->expected_fields = r->fields;
@@ -281,18 +325,8 @@ static void header_ended(stage_t *st, const csv_record *r)
         st->deferred_code = "header";
         return;
     }
-    if (st->rewriting) {
-        if (st->names) {
-            if (stage_write_header(&st->out, (const char *const *)st->names,
-                                   st->name_count, &rfc, CSV_TERM_CRLF) < 0)
-                st->norm.failed = 1;
-        } else {
-            st->norm_sink.record(&st->norm, r);
-        }
-        fast.data = on_norm_data;
-        fast.field = on_norm_field;
-    }
-    csv_scanner_set_sink(&st->scan, &fast);
+    if (st->rewriting && !st->names) st->norm_sink.record(&st->norm, r);
+    begin_records(st);
 }
 
 static void on_record(void *ctx, const csv_record *r)
@@ -304,7 +338,12 @@ static void on_record(void *ctx, const csv_record *r)
         header_ended(st, r);
         return;
     }
-    if (st->rewriting) st->norm_sink.record(&st->norm, r);
+    if (st->rewriting) {
+        if (st->repair.pad_short && !r->blank && r->fields < st->expected_fields)
+            for (uint32_t k = r->fields; k < st->expected_fields; k++)
+                st->norm_sink.field(&st->norm, 0, 0);
+        st->norm_sink.record(&st->norm, r);
+    }
     if (r->unterminated && !res->unterminated) {
         res->unterminated = 1;
         res->unterminated_line = r->line;
@@ -325,10 +364,19 @@ static void on_record(void *ctx, const csv_record *r)
         if (st->blank_count++ == 0) st->blank_line = r->line;
         return;
     }
-    for (uint64_t k = 0; k < st->blank_count; k++)
-        if (st->expected_fields != 1) record_error(st, st->blank_line + k, 1);
+    for (uint64_t k = 0; k < st->blank_count; k++) {
+        if (st->expected_fields == 1) continue;
+        if (st->repair.pad_short) note_padded(st, st->blank_line + k);
+        else record_error(st, st->blank_line + k, 1);
+    }
     st->blank_count = 0;
-    if (r->fields != st->expected_fields) record_error(st, r->line, r->fields);
+    if (r->fields < st->expected_fields && st->repair.pad_short) {
+        note_padded(st, r->line);
+    } else if (r->fields > st->expected_fields && st->repair.join_long) {
+        if (res->repair.joined++ == 0) res->repair.first_joined_line = r->line;
+    } else if (r->fields != st->expected_fields) {
+        record_error(st, r->line, r->fields);
+    }
 }
 
 /* ---- reading and writing ----------------------------------------------- */
@@ -381,14 +429,17 @@ static int copy_out(stage_t *st, const unsigned char *p, uint64_t base,
         if (!st->header_seen) return 0; /* still inside the header */
         int rc = stage_write_header(&st->out, (const char *const *)st->names,
                                     st->name_count, &st->res.dialect,
-                                    st->source_header.record.term);
+                                    st->repair.no_header
+                                        ? st->header_term
+                                        : st->source_header.record.term);
         if (rc == -2) {
             st->deferred_code = "header";
             return 0;
         }
         if (rc < 0) return -1;
         st->header_written = 1;
-        st->copied_to = st->source_header.record.end;
+        st->copied_to = st->repair.no_header ? st->data_start
+                                             : st->source_header.record.end;
     }
     if (hold < upto) upto = hold;
     return copy_source(st, p, base, upto);
@@ -445,10 +496,13 @@ static stage_status process(stage_t *st, const unsigned char *p, size_t n)
 
 /* ---- the phases -------------------------------------------------------- */
 
-static void choose_upload(stage_result_t *r)
+/* Row repairs rewrite: a padded or joined row may be anywhere, so every
+ * file staged with them goes through the RFC 4180 rewrite. */
+static void choose_upload(stage_result_t *r, int row_repairs)
 {
     const csv_dialect *d = &r->dialect;
-    r->normalize = (d->quote && d->escape) || d->eol == CSV_TERM_CR;
+    r->normalize =
+        (d->quote && d->escape) || d->eol == CSV_TERM_CR || row_repairs;
     if (r->normalize) {
         csv_dialect_rfc(&r->upload);
         r->upload.eol = CSV_TERM_CRLF;
@@ -456,6 +510,101 @@ static void choose_upload(stage_result_t *r)
         r->upload = *d;
         r->upload.bom = 0;
     }
+}
+
+/* The header's names from the sample (names repair), from `at` on. */
+static int sample_header(stage_t *st, uint64_t at, csv_header *h)
+{
+    csv_scanner s;
+    csv_sink sink = csv_header_sink(h);
+    size_t done = (size_t)at;
+    csv_scanner_init(&s, &st->res.dialect, at, &sink);
+    while (done < st->sample_len && !h->done) {
+        size_t k = st->sample_len - done < 65536 ? st->sample_len - done : 65536;
+        csv_scan(&s, st->sample + done, k);
+        done += k;
+    }
+    if (!h->done && st->eof) csv_scan_finish(&s);
+    return h->done && !h->no_memory && !h->too_large ? 0 : -1;
+}
+
+/* The repairs decided before the read: where the header is (preamble), the
+ * names of a file without one, the renamed header names. */
+static stage_status plan_repairs(stage_t *st, size_t bom)
+{
+    const stage_repair_opts *o = &st->repair;
+    stage_repair_result *rep = &st->res.repair;
+    stage_repair_plan plan;
+    char **names = NULL;
+    size_t count = 0;
+    long changed = 0;
+    int oom = 0;
+
+    if (!o->preamble && !o->no_header && !(o->names && !st->names))
+        return STAGE_MORE;
+    stage_repair_find_header(st->sample + bom, st->sample_len - bom, bom,
+                             st->eof, &st->res.dialect, o->preamble, &plan);
+    if (!plan.found)
+        return fail(st, "header",
+                    "%s has no whole line in its first %zu bytes, so "
+                    "policy.repair cannot find the header; raise sniff_bytes",
+                    st->src, st->sample_len);
+    st->data_start = plan.start;
+    rep->preamble_records = plan.skipped;
+    rep->preamble_lines = plan.line - 1;
+    if (plan.start > bom && utf8_feed(&st->utf8, st->sample + bom,
+                                      (size_t)plan.start - bom) < 0) {
+        set_utf8_error(st);
+        if (st->spool) return fail_recorded(st, "utf8");
+    }
+    if (o->no_header) {
+        count = plan.fields;
+        if (!(names = calloc(count, sizeof *names))) oom = 1;
+        for (size_t i = 0; !oom && i < count; i++) {
+            if (!(names[i] = malloc(32))) oom = 1;
+            else snprintf(names[i], 32, "column_%zu", i + 1);
+        }
+        changed = (long)count;
+        rep->no_header = 1;
+        st->header_seen = 1;
+        st->expected_fields = plan.fields;
+        st->header_term = plan.term != CSV_TERM_NONE ? plan.term
+                          : st->res.dialect.eol != CSV_TERM_NONE
+                              ? st->res.dialect.eol : CSV_TERM_LF;
+        /* the "source" header is the made-up one: nothing was renamed */
+        if (!oom && csv_header_set_names(&st->source_header,
+                                         (const char *const *)names, count) < 0)
+            oom = 1;
+    } else if (!st->names) {
+        csv_header h;
+        csv_header_init(&h);
+        if (sample_header(st, plan.start, &h) < 0) {
+            csv_header_free(&h);
+            return fail(st, "header",
+                        "%s: policy.repair.names cannot read the header "
+                        "within the first %zu bytes; raise sniff_bytes",
+                        st->src, st->sample_len);
+        }
+        count = h.count;
+        if ((changed = colname_repair((const char *const *)h.raw, count,
+                                      &names)) < 0)
+            oom = 1;
+        else
+            rep->names_changed = (size_t)changed;
+        csv_header_free(&h);
+    }
+    if (!oom && changed > 0) {
+        if (csv_header_set_names(&st->replaced, (const char *const *)names,
+                                 count) < 0)
+            oom = 1;
+        st->names = st->replaced.raw;
+        st->name_count = count;
+        st->res.header = &st->replaced;
+    }
+    for (size_t i = 0; names && i < count; i++) free(names[i]);
+    free(names);
+    if (oom) return fail(st, "memory", "out of memory");
+    return STAGE_MORE;
 }
 
 static stage_status start(stage_t *st)
@@ -489,14 +638,18 @@ static stage_status start(stage_t *st)
     sniff_dialect(st->sample + bom, len - bom, st->eof, st->delimiters,
                   &st->res.dialect);
     st->res.dialect.bom = bom > 0;
-    choose_upload(&st->res);
+    choose_upload(&st->res, st->repair.pad_short || st->repair.join_long);
 
     st->sample_len = len;
-    st->sample_done = bom;
-    st->pos = st->copied_to = bom;
+    st->data_start = bom;
     utf8_init(&st->utf8, bom, st->res.dialect.eol == CSV_TERM_CR ? '\r' : '\n');
+    if (plan_repairs(st, bom) == STAGE_ERROR) return STAGE_ERROR;
+    st->sample_done = (size_t)st->data_start;
+    st->pos = st->copied_to = st->data_start;
     st->header_sink = csv_header_sink(&st->source_header);
-    csv_scanner_init(&st->scan, &st->res.dialect, bom, &first);
+    csv_scanner_init(&st->scan, &st->res.dialect, st->data_start, &first);
+    /* lines skipped above the header keep their numbers */
+    st->scan.line = st->scan.record_line = st->res.repair.preamble_lines + 1;
     if (st->spool) {
         if (stage_out_open(&st->out, st->spool, st->res.gzip,
                            st->gzip_level) < 0)
@@ -506,6 +659,7 @@ static stage_status start(stage_t *st)
         st->norm_sink = stage_norm_sink(&st->norm);
         st->rewriting = st->res.normalize;
     }
+    if (st->repair.no_header) begin_records(st);
     st->phase = P_RUN;
     return STAGE_MORE;
 }
@@ -542,7 +696,8 @@ static stage_status finish(stage_t *st)
                  " (a quote is never closed)", st->src, r->unterminated_line);
         if (st->spool) return fail(st, "quote", "%s", r->error.message);
     }
-    r->rows = st->scan.records > 0 ? st->scan.records - 1 : 0;
+    r->rows = st->repair.no_header ? st->scan.records
+              : st->scan.records > 0 ? st->scan.records - 1 : 0;
     if (csv_header_analyse((csv_header *)r->header) < 0)
         return fail(st, "memory", "out of memory");
     if (r->header != &st->source_header &&

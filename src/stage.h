@@ -19,6 +19,11 @@
  * Memory stays flat: a sample buffer (freed once consumed) and fixed
  * 256 KiB buffers, whatever the file size.
  *
+ * Repairs (stage_opts.repair, docs/staging.md "Repairs"), off by default,
+ * change what is written: header names Keboola would refuse, short and
+ * long rows (these make the spool RFC 4180, rewritten), lines above the
+ * header, a file without a header.  What they changed is in the result.
+ *
  * Without a spool path it only analyses (what `kbsyncd inspect` shows):
  * then invalid UTF-8 or an open enclosure do not stop the read; they are
  * reported in the result and the status is STAGE_DONE.  Pure C. */
@@ -29,6 +34,7 @@
 
 #include "csv.h"
 #include "csv_header.h"
+#include "stage_repair.h"
 #include "utf8.h"
 
 /* 50 MiB, the "50 MB" of the design, counted in binary units. */
@@ -48,6 +54,7 @@ typedef struct stage_opts {
     size_t header_count;
     size_t sample_bytes;          /* 0: SNIFF_DEFAULT_SAMPLE */
     const char *delimiters;       /* NULL: SNIFF_DEFAULT_DELIMITERS */
+    stage_repair_opts repair;     /* policy.repair; all 0: none */
 } stage_opts;
 
 typedef enum stage_status { STAGE_MORE, STAGE_DONE, STAGE_ERROR } stage_status;
@@ -83,6 +90,9 @@ typedef struct stage_result {
                                         their Keboola forms and issues */
     uint64_t rows;          /* records after the header; trailing empty
                                lines are not records */
+    int repairs_asked;      /* some stage_opts.repair was set */
+    stage_repair_result repair; /* what the repairs changed; rows they
+                               mended are not record errors */
     stage_record_error record_errors[STAGE_RECORD_ERRORS_MAX];
     size_t record_errors_shown;
     uint64_t record_errors_total;

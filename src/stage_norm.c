@@ -16,7 +16,10 @@ static void put(stage_norm *n, const void *p, size_t len)
 
 static void release_blank_lines(stage_norm *n)
 {
-    for (; n->blank_held > 0; n->blank_held--) put(n, "\r\n", 2);
+    for (; n->blank_held > 0; n->blank_held--) {
+        for (uint32_t k = 1; k < n->pad_to; k++) put(n, ",", 1);
+        put(n, "\r\n", 2);
+    }
 }
 
 /* Field content with every '"' doubled. */
@@ -33,10 +36,28 @@ static void put_quoted_content(stage_norm *n, const unsigned char *p,
     }
 }
 
+/* A field past join_at: its bytes continue the last column, after the
+ * delimiter that separated it in the source. */
+static void extra_begin(stage_norm *n)
+{
+    if (n->extra_open) return;
+    if (n->last_state == 2) { /* the last column was empty: open it now */
+        put(n, "\"", 1);
+        n->last_state = 1;
+    }
+    put_quoted_content(n, &n->join_delim, 1);
+    n->extra_open = 1;
+}
+
 static void norm_data(void *ctx, const unsigned char *p, size_t len)
 {
     stage_norm *n = ctx;
     if (len == 0) return;
+    if (n->join_at && n->fields >= n->join_at) {
+        extra_begin(n);
+        put_quoted_content(n, p, len);
+        return;
+    }
     if (!n->field_open) {
         release_blank_lines(n);
         put(n, n->fields ? ",\"" : "\"", n->fields ? 2 : 1);
@@ -49,6 +70,27 @@ static void norm_field(void *ctx, int quoted, int anomaly)
 {
     stage_norm *n = ctx;
     (void)anomaly;
+    if (n->join_at && n->fields >= n->join_at) { /* an extra field ended */
+        extra_begin(n);
+        n->extra_open = 0;
+        n->fields++;
+        return;
+    }
+    if (n->join_at && n->fields + 1 == n->join_at) {
+        /* the last column: closed at the record's end, since more fields
+         * may still be joined into it */
+        if (n->field_open) {
+            n->last_state = 1;
+        } else {
+            if (n->fields || quoted) release_blank_lines(n);
+            if (n->fields) put(n, ",", 1);
+            n->last_state = 2;
+            n->last_quoted = quoted;
+        }
+        n->field_open = 0;
+        n->fields++;
+        return;
+    }
     if (n->field_open) {
         put(n, "\"", 1);
     } else {
@@ -63,6 +105,9 @@ static void norm_field(void *ctx, int quoted, int anomaly)
 static void norm_record(void *ctx, const csv_record *r)
 {
     stage_norm *n = ctx;
+    if (n->last_state == 1 || (n->last_state == 2 && n->last_quoted))
+        put(n, n->last_state == 1 ? "\"" : "\"\"", n->last_state == 1 ? 1 : 2);
+    n->last_state = n->last_quoted = n->extra_open = 0;
     n->fields = 0;
     if (r->blank) {
         n->blank_held++;

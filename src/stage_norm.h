@@ -7,7 +7,10 @@
  * no field has to be buffered to decide); an empty field stays bare unless
  * it was enclosed in the source, which keeps "" and nothing apart.  Empty
  * lines are held back and written only when a record follows, so trailing
- * ones disappear.  Also writes one header line in a given dialect (header
+ * ones disappear.  Two repairs (policy.repair) happen here: an empty line
+ * between records written as `pad_to` empty fields, and the fields of a
+ * record past `join_at` joined into its last column, the delimiter between
+ * them (the last column's closing quote waits for the record's end).  Also writes one header line in a given dialect (header
  * replacement).  Pure C. */
 #ifndef KBSYNCD_STAGE_NORM_H
 #define KBSYNCD_STAGE_NORM_H
@@ -23,6 +26,18 @@ typedef struct stage_norm {
     uint32_t fields;       /* fields written in the current record */
     uint64_t blank_held;   /* empty lines not written yet */
     int failed;            /* a write failed; out->error says why */
+    /* repairs (policy.repair); 0 when off */
+    uint32_t pad_to;       /* an empty line between records is written as
+                              this many empty fields */
+    uint32_t join_at;      /* fields past this many are joined into the
+                              last one, join_delim between them */
+    unsigned char join_delim;
+    int last_state;        /* 1: the last column's quote is open, 2: the
+                              last column ended empty (bare, or "" when
+                              last_quoted): both closed at the record end */
+    int last_quoted;
+    int extra_open;        /* the delimiter before this extra field is
+                              written */
 } stage_norm;
 
 void stage_norm_init(stage_norm *n, stage_out *out);

@@ -25,6 +25,7 @@ local task = require "host.task"
 local timer = require "host.timer"
 local failure = require "sync.failure"
 local header = require "sync.header"
+local repair = require "sync.repair"
 local policy_mod = require "policy"
 local spool_feed = require "sync.spool_feed"
 local state_mod = require "sync.state"
@@ -177,7 +178,7 @@ local function run_stage(ctx, path, spool, names, overlap)
   local cfg = ctx.cfg
   local s, err = stage.open { src = path, spool = spool, header = names,
     gzip_threshold = cfg.gzip_threshold, gzip_level = cfg.gzip_level,
-    sample_bytes = cfg.sniff_bytes }
+    sample_bytes = cfg.sniff_bytes, repair = repair.options(cfg) }
   if not s then
     if not fs.stat(path) then return nil, { status = "gone" } end
     local code = type(err) == "table" and err.code or "io"
@@ -443,6 +444,15 @@ local function load_staged(ctx, job)
   local entry = job.entry
   if entry and entry.fingerprint == r.fingerprint and remote and entry.table_id == job.table_id then
     return { status = "unchanged", table_id = job.table_id, fingerprint = r.fingerprint }
+  end
+  -- What policy.repair changed, once per load (not for an unchanged file).
+  local fixed = repair.summary(r.repair)
+  if fixed then
+    local f = fixed.fields
+    f.table, f.file = job.table_id, job.rel
+    f.action = "none needed: policy.repair changed this on the way to Keboola (the file is" ..
+      " unchanged); fix the file at its source to stop the repairs"
+    log.warn("csv_repaired", f)
   end
   local stop = compare_with_table(ctx, job, remote, names)
   if stop then return stop end
