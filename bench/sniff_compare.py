@@ -72,14 +72,31 @@ def clever(text):
     return (d.delimiter, d.quotechar) if d else (None, None)
 
 
+# The public corpus (csv-spectrum) has no expect.json: every file is
+# comma-separated with double quotes (its JSON twins say so).
+PUBLIC = {"delimiter": ",", "enclosure": '"'}
+
+
+def expectations(corpus):
+    """[(path, expected dialect)] of a corpus under tests/fixtures."""
+    folder = os.path.join(ROOT, "tests", "fixtures", corpus)
+    exps = sorted(glob.glob(os.path.join(folder, "*.expect.json")))
+    if not exps:
+        return [(p, PUBLIC) for p in sorted(glob.glob(os.path.join(folder, "*.csv")))]
+    out = []
+    for exp in exps:
+        with open(exp, encoding="utf-8") as f:
+            out.append((exp[: -len(".expect.json")] + ".csv", json.load(f)))
+    return out
+
+
 def run(corpus):
-    exps = sorted(glob.glob(os.path.join(ROOT, "tests", "fixtures", corpus, "*.expect.json")))
-    paths = [x[: -len(".expect.json")] + ".csv" for x in exps]
+    cases = expectations(corpus)
+    exps = [e for _, e in cases]
+    paths = [p for p, _ in cases]
     ours_res = ours(paths)
     rows = {"kbsyncd": [0, [], 0], "csv.Sniffer": [0, [], 0], "CleverCSV": [0, [], 0]}
-    for exp, path in zip(exps, paths):
-        with open(exp, encoding="utf-8") as f:
-            e = json.load(f)
+    for path, e in cases:
         text = sample(path)
         o = ours_res[path]
         rows["kbsyncd"][0] += right(e, text, o["delimiter"], o["enclosure"])
@@ -105,12 +122,36 @@ def run(corpus):
               f"| {statistics.median(times) * 1e3:.3f} ms |")
 
 
+def worst_case():
+    """The sniff of a full 1 MiB sample that asks for the most parses (the
+    case tests/c/test_sniff.c checks the answer of): colons, commas, pipes
+    and quotes on every line.  Budget (DESIGN): 20 ms."""
+    import tempfile
+    cap, lines, size, k = 1 << 20, [], 0, 0
+    while size + 64 < cap:
+        line = f'{k}:"{k % 24:02d}:{k % 60:02d}":{k % 1000},{k % 97}:Prague, CZ:x|y\n'
+        lines.append(line)
+        size += len(line)
+        k += 1
+    with tempfile.NamedTemporaryFile("w", suffix=".csv", delete=False) as f:
+        f.write("".join(lines))
+    try:
+        out = subprocess.run([TOOL, "--repeat", "20", f.name], capture_output=True, text=True,
+                             check=True).stdout
+        d = json.loads(out)
+        print(f"\nworst-case 1 MiB sample: {d['seconds'] * 1e3:.1f} ms per sniff (mean of 20; "
+              f"budget 20 ms), delimiter {d['delimiter']!r}")
+    finally:
+        os.unlink(f.name)
+
+
 def main():
     if not os.access(TOOL, os.X_OK):
         print(f"{TOOL} is missing: make B={os.path.basename(BUILD)} all", file=sys.stderr)
         return 1
-    for corpus in ("csv", "heldout"):
+    for corpus in ("csv", "heldout", "public/csv-spectrum"):
         run(corpus)
+    worst_case()
     return 0
 
 
