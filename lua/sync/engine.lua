@@ -32,6 +32,7 @@ local outcome = require "sync.outcome"
 local reconcile = require "sync.reconcile"
 local remote_mod = require "sync.remote"
 local report_mod = require "sync.report"
+local repair = require "sync.repair"
 local scheduler_mod = require "sync.scheduler"
 local settle_mod = require "sync.settle"
 local state_mod = require "sync.state"
@@ -66,6 +67,7 @@ function M.new(cfg, opts)
     report = report_mod.new { once = once, dry_run = dry_run },
   }, Engine)
   e.policy = policy_mod.new(cfg)
+  e.rules = repair.rules(cfg)
   return e
 end
 
@@ -315,7 +317,7 @@ function Engine:touch_unloaded()
   for rel, st in pairs(self.folders:files()) do
     if not self.settle:has(rel) and not self.sched:is_running(rel) and not self.sched:is_queued(rel)
         and self.folders:target(rel) then
-      local need = reconcile.needs_load(self.state, nil, rel, st)
+      local need = reconcile.needs_load(self.state, nil, rel, st, self.rules)
       if need then self.settle:touch(rel, st) end
     end
   end
@@ -328,7 +330,7 @@ function Engine:on_done(rel, o)
   local d = outcome.decide(rel, o, {
     once = self.once, attempt = (self.attempts[rel] or 0) + 1,
     retry = self.cfg.retry, auth_recheck_s = self.cfg.auth_recheck_s,
-    previous = self.state:failure(rel), now_iso = self:now_iso(),
+    previous = self.state:failure(rel), now_iso = self:now_iso(), rules = self.rules,
   })
   self:apply(rel, o, d)
 end
@@ -539,7 +541,7 @@ function Engine:reconcile_local()
   for rel in pairs(files) do rels[#rels + 1] = rel end
   table.sort(rels)
   for _, rel in ipairs(rels) do
-    local need, why = reconcile.needs_load(self.state, self.remote, rel, files[rel])
+    local need, why = reconcile.needs_load(self.state, self.remote, rel, files[rel], self.rules)
     if need then
       local target, tw, event = self.folders:target(rel)
       if target then
@@ -579,7 +581,7 @@ function Engine:reconcile_local()
   end
   log.info("reconciled", { files = #rels, to_load = queued, new = reasons.new or 0,
     changed = reasons.changed or 0, pending = reasons.pending or 0,
-    retry = reasons.retry_failed or 0,
+    retry = reasons.retry_failed or 0, rules_changed = reasons.rules_changed,
     table_missing_remotely = reasons.table_missing_remotely or 0,
     remote_tables = self.remote_table_count, dry_run = self.dry_run or nil })
   self:save_now()

@@ -4,7 +4,8 @@
 --   local d = outcome.decide(rel, result, facts)
 -- facts: {once = bool, attempt = n (this is the n-th failure in a row),
 --         retry = {base_ms, cap_ms}, auth_recheck_s, previous = the
---         state's failure record of rel or nil, now_iso, random}
+--         state's failure record of rel or nil, now_iso, random, rules =
+--         sync.repair.rules of the config, kept in a failure record}
 -- decision (every field optional):
 --   record       "success" | "stat" (same bytes, new identity) | "failure"
 --   entry        the state record for "success"
@@ -92,7 +93,8 @@ end
 local function failed(rel, o, f)
   local class = o.class or "file"
   local rec = { class = class, event = o.event, error = o.error,
-                action = o.action or failure.ACTION[class], at = f.now_iso, stat = o.stat }
+                action = o.action or failure.ACTION[class], at = f.now_iso, stat = o.stat,
+                rules = f.rules ~= "" and f.rules or nil }
   local d = { record = "failure", failure = rec, pending = false, save = "soon" }
   local fields = { table = o.table, file = rel, class = class, error = o.error,
     missing = o.missing, extra = o.extra, reordered = o.reordered, case_only = o.case_only, hook = o.hook, code = o.code,

@@ -30,8 +30,10 @@ function M.fetch_remote(client)
   return { token = token, remote = remote, bucket_count = #buckets, table_count = #list }
 end
 
--- needs_load(state, remote, rel, st) -> bool, why
-function M.needs_load(state, remote, rel, st)
+-- needs_load(state, remote, rel, st, rules) -> bool, why.  rules: the
+-- staging rules in force (sync.repair.rules); a file refused under others
+-- is tried again although it did not change.
+function M.needs_load(state, remote, rel, st, rules)
   if state:is_pending(rel) then return true, "pending" end
   local key = state_mod.stat_key(st)
   local f = state:failure(rel)
@@ -42,6 +44,7 @@ function M.needs_load(state, remote, rel, st)
     -- it may be gone while the file itself did not change.
     local class = f.class or (f.kind == "retryable" and "remote") or "file"
     if f.blocked or failure.retried_without_change(class) then return true, "retry_failed" end
+    if (f.rules or "") ~= (rules or "") then return true, "rules_changed" end
     if f.stat == key then return false, "failed_unchanged" end
   end
   local e = state:file(rel)

@@ -22,6 +22,19 @@ function M.options(cfg)
   return nil
 end
 
+-- The repairs in force, as one short string ("" when none): a file refused
+-- under other repairs is judged again without waiting for it to change
+-- (sync.reconcile), since turning a repair on is how a user fixes it.
+function M.rules(cfg)
+  local o = M.options(cfg)
+  if not o then return "" end
+  local parts = {}
+  for _, k in ipairs { "names", "short_rows", "long_rows", "preamble", "no_header" } do
+    if o[k] ~= nil and o[k] ~= false then parts[#parts + 1] = k .. "=" .. tostring(o[k]) end
+  end
+  return "repair:" .. table.concat(parts, ",")
+end
+
 local function cut(s)
   if #s > 40 then return s:sub(1, 37) .. "..." end
   return s

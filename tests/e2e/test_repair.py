@@ -4,7 +4,8 @@
 columns column_1,... and the missing values empty, the log says once per
 load what was repaired, and a changed version reloads without a header
 mismatch; the same file without the repair config is refused with its line
-and nothing is uploaded; `kbsyncd inspect` shows the repairs and exits 0
+and nothing is uploaded, and loads without being touched once the repair
+is configured; `kbsyncd inspect` shows the repairs and exits 0
 with the config, exits 1 without it."""
 import json
 import os
@@ -71,6 +72,30 @@ def refused_without_repair(t, rig):
     t.ok(not d.log_lines("csv_repaired"), "and nothing was repaired", d.tail())
 
 
+def repair_turned_on(t, rig):
+    """A file refused without repairs loads once they are configured,
+    without being touched: its failure remembers the rules it was judged by."""
+    d = Daemon(rig)
+    d.write("late/export.csv", FIRST)
+    r = d.once()
+    t.ok(r.returncode == 1, f"refused without policy.repair (rc={r.returncode})", d.tail())
+    before = os.stat(d.path("late/export.csv")).st_mtime_ns
+    r = d.once()
+    t.ok(r.returncode == 1 and "to_load=0" in (d.log_lines("reconciled") or [""])[-1]
+         and rig.table_rows("in.c-late.export") is None,
+         "a second once leaves the unchanged refused file alone (still failed, exit 1)",
+         r.stderr + d.tail())
+    d.write_config(extra=REPAIR)
+    r = d.once()
+    rec = [x for x in d.log_lines("reconciled") if "rules_changed=1" in x]
+    t.ok(r.returncode == 0 and rec and os.stat(d.path("late/export.csv")).st_mtime_ns == before,
+         "with policy.repair configured the untouched file is tried again (rules_changed=1)",
+         r.stderr + d.tail())
+    rows = rig.table_rows("in.c-late.export")
+    t.ok(rows == [["column_1", "name", "qty"], ["0", "pen", "3"], ["1", "cup", ""]],
+         "and loads repaired", rows)
+
+
 def inspect(t, rig):
     d = Daemon(rig, extra=REPAIR)
     d.write("shop/export.csv", FIRST)
@@ -103,7 +128,7 @@ def inspect(t, rig):
 def main():
     t = Tap()
     rig = Rig(PROVIDER)
-    for scenario in (repaired_load, refused_without_repair, inspect):
+    for scenario in (repaired_load, refused_without_repair, repair_turned_on, inspect):
         scenario(t, rig)
     return t.done()
 

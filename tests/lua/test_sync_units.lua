@@ -223,6 +223,18 @@ t.is(select(2, reconcile.needs_load(fake, remote_with("in.c-a.x"), "a/x.csv", { 
 fake:set_failure("a/x.csv", { stat = state_mod.stat_key { size = 6, mtime_ns = 7, ino = 9 } })
 t.is(select(2, reconcile.needs_load(fake, remote_with("in.c-a.x"), "a/x.csv", { size = 6, mtime_ns = 7, ino = 9 })),
   "failed_unchanged", "a failed file waits for a change")
+local six = { size = 6, mtime_ns = 7, ino = 9 }
+t.is(select(2, reconcile.needs_load(fake, remote_with("in.c-a.x"), "a/x.csv", six, "repair:names=true")),
+  "rules_changed", "unless the repairs in force differ from those it was refused under")
+fake:set_failure("a/x.csv", { stat = state_mod.stat_key(six), rules = "repair:names=true" })
+t.is(select(2, reconcile.needs_load(fake, remote_with("in.c-a.x"), "a/x.csv", six, "repair:names=true")),
+  "failed_unchanged", "the same repairs: it still waits")
+t.is(select(2, reconcile.needs_load(fake, remote_with("in.c-a.x"), "a/x.csv", six, "")),
+  "rules_changed", "repairs turned off: judged again too")
+local repair = require "sync.repair"
+t.is({ repair.rules({}), repair.rules { policy = { repair = { names = true, short_rows = "pad" } } },
+       repair.rules { policy = { repair = { short_rows = "refuse", long_rows = "refuse" } } } },
+  { "", "repair:names=true,short_rows=pad", "" }, "repair.rules: the repairs in force, \"\" for none")
 fake:set_pending("a/x.csv", true)
 t.is(select(2, reconcile.needs_load(fake, remote_with(), "a/x.csv", stt)), "pending", "pending work is always done")
 
