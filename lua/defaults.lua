@@ -93,13 +93,15 @@ return {
     deadline_s      = { type = "integer", default = 3600, min = 1 },
   } },
   upload = { section = {
-    s3_single_max  = { type = "integer", default = 64 * MB, min = 1 },
+    -- One PUT rides one connection: above one part's size, parts in
+    -- parallel are faster on links capped per connection (docs/benchmarks.md).
+    s3_single_max  = { type = "integer", default = 16 * MB, min = 1 },
     s3_part_size   = { type = "integer", default = 16 * MB, min = 5 * MB },
     abs_single_max = { type = "integer", default = 64 * MB, min = 1 },
     abs_block_size = { type = "integer", default = 8 * MB, min = 1 },
     gcs_single_max = { type = "integer", default = 16 * MB, min = 1 },
     gcs_chunk_size = { type = "integer", default = 8 * MB, min = 256 * 1024 },
-    parallel       = { type = "integer", default = 4, min = 1,
+    parallel       = { type = "integer", default = 8, min = 1,
                        doc = "S3 parts / Azure blocks of one file in flight at once; 1 = one after another" },
     overlap        = { type = "boolean", default = true,
                        doc = "a gzipped file's S3 parts / Azure blocks go up while it is still compressed" },
