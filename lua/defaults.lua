@@ -40,7 +40,9 @@ return {
                        doc = "`once`: how long Keboola or the file storage may stay unreachable before it gives up" },
   sniff_bytes      = { type = "integer", default = 1 * MB, min = 4096,
                        doc = "sample size for dialect detection" },
-  stage_step_bytes = { type = "integer", default = 8 * MB, min = 65536,
+  -- 1 MiB of gzip at level 6 is about 40 ms of CPU: the longest the loop
+  -- (other loads, an upload overlapping this staging) waits for a step.
+  stage_step_bytes = { type = "integer", default = 1 * MB, min = 65536,
                        doc = "bytes staged between two yields to the loop" },
   log = { section = {
     file      = { type = "string", default = "kbsyncd.log",

@@ -208,7 +208,10 @@ function M.upload_stream(ctx, file, source)
     local s, err = open_session(ctx, file)
     if not s then return nil, err end
     local cfg = ctx.upload
-    local part = part_size_for(cfg, source.estimate)
+    -- The smallest parts S3 allows (for the estimated size): what is left
+    -- when the writer ends is one part on one connection, so a small last
+    -- part keeps the upload's tail after staging short.
+    local part = common.part_size(source.estimate, MIN_PART, MAX_PARTS, 1024 * 1024)
     return put_multipart(ctx, s, function(put)
         return common.stream_parts(source, part, cfg.parallel, put)
     end)
