@@ -307,8 +307,7 @@ end
 -- Storage knows). With `source` (keboola.upload.common: a file still being
 -- written) the upload starts before the file is complete and path may be
 -- nil; files/prepare then gets no sizeBytes (it is not known yet), and
--- `file_uploaded` says streamed=true when parts went up while the file was
--- written (S3, Azure; GCS waits for the complete file). Returns
+-- `file_uploaded` says streamed=true. Returns
 -- a summary {id, name, provider, region, size_bytes, parts, ms} or nil,
 -- err. Refused upload credentials (expired, revoked) get one fresh
 -- files/prepare before the "auth" error is returned.
@@ -327,10 +326,9 @@ function Client:upload_file(path, opts)
     for round = 1, 2 do
         local file, err = self:prepare_file(name, size, opts)
         if not file then return nil, err end
-        local ok, parts, streamed_size, streamed
+        local ok, parts, streamed_size
         if source then
-            ok, parts, streamed_size, streamed = upload.upload_stream(self:upload_context(), file,
-                source)
+            ok, parts, streamed_size = upload.upload_stream(self:upload_context(), file, source)
             size = streamed_size or size
         else
             ok, parts = upload.upload(self:upload_context(), file, path, size)
@@ -339,7 +337,7 @@ function Client:upload_file(path, opts)
             local ms = self.deps.now() - started
             self.log.info("file_uploaded", { file = name, file_id = file.id,
                 provider = file.provider, bytes = size, parts = parts, ms = ms,
-                streamed = streamed or nil })
+                streamed = source and true or nil })
             return file_summary(file, size, parts, ms)
         end
         last_err = parts

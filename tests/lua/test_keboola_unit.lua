@@ -540,6 +540,53 @@ do -- GCS resumable with a lost chunk and a token refresh
     t.unlike(dump_logs(h), "GcsToken", "GCS tokens never logged")
 end
 
+do -- GCS: a file still being written (upload_stream): "/*" until the total is known
+    local KiB = 1024
+    local function run(total_bytes, growth, late_final)
+        local ranges, starts = {}, {}
+        local c = client(function(req)
+            if req.url:find("/files/prepare") then
+                return json(200, prepare_answer("gcp", { gcsUploadParams = {
+                    bucket = "gb", key = "k", access_token = "GcsTokenValue" } }))
+            end
+            if req.url:find("uploadType=resumable") and req.method == "POST" then
+                starts[#starts + 1] = req.headers["X-Upload-Content-Length"] or "none"
+                return 200, { location = "http://127.0.0.1:4443/session/1" }, ""
+            end
+            local range = req.headers["Content-Range"]
+            ranges[#ranges + 1] = range .. " @" .. tostring(req.body_file or "")
+            local last, total = range:match("%-(%d+)/(%S+)$")
+            if total ~= "*" and (not last or tonumber(last) + 1 == tonumber(total)) then
+                return 200, {}, "{}"
+            end
+            return 308, { range = "bytes=0-" .. (last or "-1") }, ""
+        end, { gcs_endpoint = "http://127.0.0.1:4443", upload = { gcs_single_max = 1, gcs_chunk_size = 256 * KiB } })
+        -- The writer grows by `growth` bytes each time the upload waits;
+        -- late_final: it says the file is complete only one wait later.
+        local src = { bytes = 0, estimate = total_bytes }
+        function src:state() return self.bytes, self.final end
+        function src:changed()
+            if late_final and self.bytes == total_bytes then self.final = total_bytes end
+            self.bytes = math.min(total_bytes, self.bytes + growth)
+            if not late_final and self.bytes == total_bytes then self.final = total_bytes end
+        end
+        function src:path() return self.final and "/spool/f" or "/spool/f.tmp" end
+        local f, err = c:upload_file(nil, { name = "f.csv.gz", source = src })
+        return f, err, ranges, starts
+    end
+    local f, err, ranges, starts = run(600 * KiB, 200 * KiB)
+    t.ok(f, "GCS streamed upload: " .. tostring(err))
+    t.is(starts, { "none" }, "the session starts without X-Upload-Content-Length")
+    t.is(ranges, { "bytes 0-262143/* @/spool/f.tmp", "bytes 262144-524287/614400 @/spool/f",
+                   "bytes 524288-614399/614400 @/spool/f" },
+        "chunks say /* until the total is known, then name it; the complete file under its final name")
+    t.is(f and f.size_bytes, 600 * KiB, "the summary has the final size")
+    f, err, ranges = run(512 * KiB, 256 * KiB, true)
+    t.ok(f, "GCS streamed upload, every byte before the total: " .. tostring(err))
+    t.is(ranges, { "bytes 0-262143/* @/spool/f.tmp", "bytes 262144-524287/* @/spool/f.tmp",
+                   "bytes */524288 @" }, "a status query naming the total finishes it")
+end
+
 do -- GCS: refreshed token refused too → auth; a fresh prepare is tried once
     local prepares = 0
     local c = client(function(req)

@@ -112,16 +112,20 @@ do -- a part fails: the others stop, the error is the part's
   t.ok(#run.puts < 8, "no part started after the failure (" .. #run.puts .. " of 8 sent)")
 end
 
-do -- until_complete: the whole file or the writer's error
+do -- wait_for: returns once enough bytes exist, the file is complete, or the writer failed
   local feed = spool_feed.new(10)
   local got
-  task.spawn(function() got = { common.until_complete(feed) } end)
+  task.spawn(function() got = { common.wait_for(feed, 100) } end)
   timer.sleep(10)
-  feed:finish("/spool/f", 33)
-  t.ok(wait(function() return got end, 1000) and got[1] == 33, "until_complete returns the final size")
+  feed:update({ progress = function() return { path = "/spool/f.tmp", bytes = 50, gzip = true } end })
+  timer.sleep(10)
+  t.ok(got == nil, "wait_for(100) still waits with 50 bytes on disk")
+  feed:finish("/spool/f", 60)
+  t.ok(wait(function() return got end, 1000) and got[1] == 60 and got[2] == 60,
+    "and returns the final size once the file is complete, though short of 100")
   local feed2 = spool_feed.new(10)
   local got2
-  task.spawn(function() got2 = { common.until_complete(feed2) } end)
+  task.spawn(function() got2 = { common.wait_for(feed2, 100) } end)
   feed2:fail({ code = "x" })
   t.ok(wait(function() return got2 end, 1000) and got2[1] == nil and got2[2].code == "x",
     "or nil and the writer's error")

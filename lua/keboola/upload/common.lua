@@ -113,13 +113,6 @@ function M.wait_for(source, want)
     end
 end
 
--- The whole file: its final size once complete, or nil, err.
-function M.until_complete(source)
-    local have, final = M.wait_for(source, math.huge)
-    if have == nil then return nil, final end
-    return final
-end
-
 -- run_parts for a source (above): part n is the byte range
 -- [(n-1)*part_size, n*part_size) and goes up as soon as its bytes exist,
 -- at most `parallel` at a time; the count is known once the file is

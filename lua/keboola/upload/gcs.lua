@@ -9,7 +9,8 @@
 -- After a failed chunk we ask the session where it stands (PUT with
 -- "Content-Range: bytes */TOTAL") and resume from the committed offset, so a
 -- broken connection costs at most one chunk. A vanished session (404/410)
--- starts a new one.
+-- starts a new one. A file still being written (upload_stream) goes the
+-- same way with "bytes A-B/*" until its total is known.
 --
 -- The token lives ~1 h. A 401 calls files/{id}/refresh and continues with
 -- the new token; a 401 right after a refresh is reported as "auth".
@@ -90,13 +91,14 @@ local function media_upload(ctx, s, path, size)
     end)
 end
 
+-- size: nil when not known yet (a file still being written).
 local function start_session(ctx, s, size)
     local u = url.with_query(s.upload_url, { uploadType = "resumable", name = s.key })
     return ctx.policy:run("POST gcs resumable", function()
         local req = { method = "POST", url = u, body = "", headers = auth_header(s, {
             ["Content-Type"] = "application/json; charset=UTF-8",
             ["X-Upload-Content-Type"] = "application/octet-stream",
-            ["X-Upload-Content-Length"] = tostring(size),
+            ["X-Upload-Content-Length"] = size and tostring(size) or nil,
         }) }
         local status, h = send(ctx, s, req)
         if not status then return nil, h end
@@ -118,10 +120,11 @@ end
 local RESUME_OK = { [200] = true, [201] = true, [308] = true }
 
 -- Where the session stands: offset, done or nil, err (err.status 404/410:
--- the session is gone).
+-- the session is gone). size: nil while the total is not known ("*"); with
+-- it, a session holding every byte is finished by this very query.
 local function query_status(ctx, s, session_url, size)
     local req = { method = "PUT", url = session_url, body = "", headers = auth_header(s, {
-        ["Content-Range"] = "bytes */" .. size }) }
+        ["Content-Range"] = "bytes */" .. (size and tostring(size) or "*") }) }
     local status, h = send(ctx, s, req, RESUME_OK)
     if not status then return nil, h end
     if status ~= 308 then return size, true end
@@ -130,25 +133,52 @@ end
 
 local MAX_SESSION_RESTARTS = 3
 
-local function resumable_upload(ctx, s, path, size, chunk, restarts)
+-- A file of known size, as a source (keboola.upload.common) that is
+-- complete from the start.
+local function whole_file(path, size)
+    return {
+        state = function() return size, size end,
+        changed = function() end,
+        path = function() return path end,
+    }
+end
+
+-- The resumable session: chunks of `chunk` bytes in order, each sent once
+-- its bytes exist (source: keboola.upload.common); while the total is not
+-- known a chunk says "bytes A-B/*", the last one names the total. Returns
+-- true, chunks, size or nil, err.
+local function resumable_upload(ctx, s, source, chunk, restarts)
     restarts = restarts or 0
-    local session_url, err = start_session(ctx, s, size)
+    local have, final = source:state()
+    if have == nil then return nil, final end
+    local session_url, err = start_session(ctx, s, final)
     if not session_url then return nil, err end
     local offset, done, chunks, unsure = 0, false, 0, false
     while not done do
+        have, final = common.wait_for(source, offset + chunk)
+        if have == nil then return nil, final end
         local ok
         ok, err = ctx.policy:run("PUT gcs chunk", function()
             if unsure then
-                local at, finished = query_status(ctx, s, session_url, size)
+                local at, finished = query_status(ctx, s, session_url, final)
                 if not at then return nil, finished end
                 offset, done, unsure = at, finished, false
                 if done then return true end
             end
-            local length = math.min(chunk, size - offset)
+            local length = final and math.min(chunk, final - offset) or chunk
+            if length == 0 then
+                -- Every byte went up before the total was known: naming it
+                -- finishes the upload.
+                local at, finished = query_status(ctx, s, session_url, final)
+                if not at then unsure = true; return nil, finished end
+                offset, done = at, finished
+                return true
+            end
             local req = common.file_body({ method = "PUT", url = session_url,
                 headers = auth_header(s, { ["Content-Range"] = string.format(
-                    "bytes %d-%d/%d", offset, offset + length - 1, size) }) },
-                path, offset, length)
+                    "bytes %d-%d/%s", offset, offset + length - 1,
+                    final and tostring(final) or "*") }) },
+                source:path(), offset, length)
             local status, h = send(ctx, s, req, RESUME_OK)
             if not status then
                 unsure = true
@@ -163,12 +193,16 @@ local function resumable_upload(ctx, s, path, size, chunk, restarts)
                 and restarts < MAX_SESSION_RESTARTS then
                 -- The session expired or was dropped: start over once more.
                 if ctx.log then ctx.log.warn("gcs_session_restart", { file_id = s.file_id }) end
-                return resumable_upload(ctx, s, path, size, chunk, restarts + 1)
+                return resumable_upload(ctx, s, source, chunk, restarts + 1)
             end
             return nil, err
         end
     end
-    return true, chunks
+    return true, chunks, final
+end
+
+local function chunk_size(cfg)
+    return math.max(QUANTUM, cfg.gcs_chunk_size - cfg.gcs_chunk_size % QUANTUM)
 end
 
 -- upload(ctx, file, path, size) yields; true, parts or nil, err.
@@ -184,8 +218,19 @@ function M.upload(ctx, file, path, size)
         if not ok then return nil, err end
         return true, 1
     end
-    local chunk = math.max(QUANTUM, cfg.gcs_chunk_size - cfg.gcs_chunk_size % QUANTUM)
-    return resumable_upload(ctx, s, path, size, chunk)
+    return resumable_upload(ctx, s, whole_file(path, size), chunk_size(cfg))
+end
+
+-- upload_stream(ctx, file, source) yields: a resumable session for a file
+-- still being written; each chunk goes up once its bytes exist, the last
+-- names the total. Returns true, chunks, size or nil, err.
+function M.upload_stream(ctx, file, source)
+    local s, why = session(file, ctx.gcs_endpoint)
+    if not s then
+        return nil, errors.new({ kind = "permanent", code = "prepare.invalid",
+            message = why, op = "gcs upload" })
+    end
+    return resumable_upload(ctx, s, source, chunk_size(ctx.upload))
 end
 
 return M

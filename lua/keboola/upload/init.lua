@@ -1,7 +1,6 @@
 -- keboola/upload/init.lua - moves the bytes of a prepared file to the cloud
 -- the files/prepare answer names in `provider` (the only authoritative
 -- source: all official clients branch on it and nothing else).
-local common = require "keboola.upload.common"
 local errors = require "keboola.errors"
 
 local M = {}
@@ -32,24 +31,12 @@ function M.upload(ctx, file, path, size)
 end
 
 -- upload_stream(ctx, file, source) yields: the same for a file still being
--- written (source: keboola.upload.common). S3 and Azure send its parts as
--- they appear; GCS waits for the complete file and uploads it as above (a
--- resumable session of unknown length would allow it too: not done yet).
--- Returns true, parts, size, streamed (false when the upload waited for
--- the complete file) or nil, err.
+-- written (source: keboola.upload.common): S3 parts, Azure blocks and GCS
+-- chunks go up as their bytes appear. Returns true, parts, size or nil, err.
 function M.upload_stream(ctx, file, source)
     local up, err = uploader(file)
     if not up then return nil, err end
-    if up.upload_stream then
-        local ok, parts, size = up.upload_stream(ctx, file, source)
-        if not ok then return nil, parts end
-        return true, parts, size, true
-    end
-    local size, werr = common.until_complete(source)
-    if not size then return nil, werr end
-    local ok, parts = up.upload(ctx, file, source:path(), size)
-    if not ok then return nil, parts end
-    return true, parts, size, false
+    return up.upload_stream(ctx, file, source)
 end
 
 return M
