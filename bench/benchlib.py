@@ -5,6 +5,7 @@ bench that bench/run collects.  Benchmarks print figures; they never pass or
 fail on them."""
 import os
 import re
+import subprocess
 import sys
 import time
 
@@ -97,6 +98,32 @@ def percentile(values, p):
     k = (len(v) - 1) * p / 100.0
     lo, hi = int(k), min(int(k) + 1, len(v) - 1)
     return v[lo] + (v[hi] - v[lo]) * (k - lo)
+
+
+def time_v(path):
+    """The fields of a /usr/bin/time -v report we use: rss_kb (peak RSS),
+    wall_s, user_s, sys_s, cpu_s."""
+    out = {}
+    with open(path) as f:
+        for line in f:
+            key, _, value = line.strip().rpartition(": ")
+            out[key] = value
+    wall = out.get("Elapsed (wall clock) time (h:mm:ss or m:ss)", "0:0")
+    seconds = 0.0
+    for piece in wall.split(":"):
+        seconds = seconds * 60 + float(piece)
+    user = float(out.get("User time (seconds)", 0))
+    system = float(out.get("System time (seconds)", 0))
+    return {"rss_kb": int(out.get("Maximum resident set size (kbytes)", 0)),
+            "wall_s": seconds, "user_s": user, "sys_s": system, "cpu_s": user + system}
+
+
+def run_timed(cmd, timefile, **kwargs):
+    """subprocess.run(cmd, capture_output, text, **kwargs) under
+    /usr/bin/time -v; returns the completed process and time_v's fields."""
+    r = subprocess.run(["/usr/bin/time", "-v", "-o", timefile] + cmd, capture_output=True,
+                       text=True, **kwargs)
+    return r, time_v(timefile)
 
 
 def bench_config(d, settle_ms=2000, level="info", extra=""):

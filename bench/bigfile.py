@@ -21,7 +21,7 @@ import sys
 import tempfile
 import time
 
-from benchlib import HERE, Daemon, Rig, bench_config, log_time, on_exit, summary
+from benchlib import HERE, Daemon, Rig, bench_config, log_time, on_exit, run_timed, summary
 
 ap = argparse.ArgumentParser()
 ap.add_argument("--size-mb", type=int, default=1024)
@@ -43,14 +43,10 @@ print(f"generated {size / 1e6:.0f} MB in {time.monotonic() - t0:.0f} s", flush=T
 
 timef = os.path.join(d.base, "time.txt")
 t0 = time.monotonic()
-r = subprocess.run(["/usr/bin/time", "-v", "-o", timef] + d.argv("once"), env=d.env(),
-                   capture_output=True, text=True, timeout=7200)
+r, timed = run_timed(d.argv("once"), timef, env=d.env(), timeout=7200)
 wall = time.monotonic() - t0
-with open(timef) as f:
-    tv = f.read()
-rss_kb = int(re.search(r"Maximum resident set size \(kbytes\): (\d+)", tv).group(1))
-cpu = re.search(r"User time \(seconds\): ([\d.]+)", tv).group(1), \
-    re.search(r"System time \(seconds\): ([\d.]+)", tv).group(1)
+rss_kb = timed["rss_kb"]
+cpu = f"{timed['user_s']:.2f}", f"{timed['sys_s']:.2f}"
 log = d.log().splitlines()
 start = log_time(log[0])
 up = next((ln for ln in log if " file_uploaded " in ln), "")

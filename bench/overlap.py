@@ -27,7 +27,7 @@ import sys
 import tempfile
 import time
 
-from benchlib import HERE, Daemon, Rig, bench_config, log_time, summary
+from benchlib import HERE, Daemon, Rig, bench_config, log_time, run_timed, summary
 
 ap = argparse.ArgumentParser()
 ap.add_argument("--size-mb", type=int, default=1024)
@@ -63,11 +63,9 @@ def run(overlap, folder):
     os.link(src, d.path(f"{folder}/orders.csv"))
     timef = os.path.join(d.base, "time.txt")
     t0 = time.monotonic()
-    r = subprocess.run(["/usr/bin/time", "-v", "-o", timef] + d.argv("once"), env=d.env(),
-                       capture_output=True, text=True, timeout=7200)
+    r, timed = run_timed(d.argv("once"), timef, env=d.env(), timeout=7200)
     wall = time.monotonic() - t0
-    with open(timef) as f:
-        rss_kb = int(re.search(r"Maximum resident set size \(kbytes\): (\d+)", f.read()).group(1))
+    rss_kb = timed["rss_kb"]
     log = d.log().splitlines()
     staged = next((ln for ln in log if " file_staged " in ln), "")
     up = next((ln for ln in log if " file_uploaded " in ln), "")
@@ -113,7 +111,7 @@ ratio = on["uploaded_at"] / bound if bound else float("nan")
 # The same without the closing request, the emulator's part of the tail.
 bound_nc = max(off["stage_s"], off["upload_s"] - off["commit_s"])
 ratio_nc = (on["uploaded_at"] - on["commit_s"]) / bound_nc if bound_nc else float("nan")
-print(f"\n| run | staging | upload | of it, Complete | staged + uploaded | table loaded | peak RSS |")
+print("\n| run | staging | upload | of it, Complete | staged + uploaded | table loaded | peak RSS |")
 print("| --- | --- | --- | --- | --- | --- | --- |")
 for r in (off, on):
     print(f"| overlap {'on' if r['overlap'] else 'off'} | {r['stage_s']:.1f} s | {r['upload_s']:.1f} s "

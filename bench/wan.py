@@ -30,12 +30,11 @@ upload makes the exit status 1.
 import argparse
 import os
 import re
-import subprocess
 import sys
 import tempfile
 import time
 
-from benchlib import BIN, HERE, ROOT, Rig, summary
+from benchlib import BIN, HERE, ROOT, Rig, run_timed, summary
 
 sys.path.insert(0, os.path.join(ROOT, "tests", "e2e"))
 from wanlib import linksim, upload_requests  # noqa: E402
@@ -73,22 +72,6 @@ def rig_pids(rig):
     return out
 
 
-def time_v(path):
-    """The fields of /usr/bin/time -v we report."""
-    out = {}
-    with open(path) as f:
-        for line in f:
-            key, _, value = line.strip().rpartition(": ")
-            out[key] = value
-    wall = out.get("Elapsed (wall clock) time (h:mm:ss or m:ss)", "0:0")
-    seconds = 0.0
-    for piece in wall.split(":"):
-        seconds = seconds * 60 + float(piece)
-    return {"rss_kb": int(out.get("Maximum resident set size (kbytes)", 0)),
-            "wall_s": seconds,
-            "cpu_s": float(out.get("User time (seconds)", 0)) + float(out.get("System time (seconds)", 0))}
-
-
 def make_file(path, size_mb):
     with open(path, "wb") as f:
         for _ in range(size_mb):
@@ -111,14 +94,13 @@ def run_variant(name, spool, size, link, workdir):
         cpu0 = {k: proc_cpu(p) for k, p in pids.items()}
         m0 = machine_cpu()
         # Generous: the slowest variant at 1 MB/s.
-        r = subprocess.run(["/usr/bin/time", "-v", "-o", timefile] + cmd, env=env, cwd=ROOT,
-                           capture_output=True, text=True, timeout=max(600, size / 1e6 * 1.0))
+        r, timed = run_timed(cmd, timefile, env=env, cwd=ROOT, timeout=max(600, size / 1e6 * 1.0))
         ended = time.time()
         m1 = machine_cpu()
         cpu1 = {k: proc_cpu(p) for k, p in pids.items()}
         result = {"name": name, "rc": r.returncode, "out": r.stdout.strip(),
                   "err": r.stderr.strip()[-2000:]}
-        result.update(time_v(timefile))
+        result.update(timed)
         if r.returncode != 0:  # the rig's side of the story, before down deletes it
             gone = [k for k, p in pids.items() if proc_cpu(p) is None]
             result["err"] += f"\nrig processes gone: {gone or 'none'}"

@@ -50,16 +50,50 @@ function M.part_count(size, part)
     return -(-size // part)
 end
 
--- Runs part(n) for n = 1..count, at most `parallel` at a time, each worker
--- a host task of its own (its requests then overlap on the wire: one TCP
--- stream per part in flight, as the official clients do). part(n) yields
--- and returns a value or nil, err; its retries are its own (the client's
--- retry policy). After the first failure no new part starts; the ones in
--- flight finish. Returns true, {value per n} or nil, err. The caller waits
--- on an event the workers notify as they end: no polling.
+-- The worker pool of run_parts and stream_parts: `workers` host tasks
+-- (their requests then overlap on the wire: one TCP stream per part in
+-- flight, as the official clients do), each taking the next part from
+-- take(pool) (n and part's further arguments, or nil: no more) and running
+-- part(n, ...), which yields and returns a value or nil, err; its retries
+-- are its own (the client's retry policy). take may set pool.failed (the
+-- source failed). After the first failure no new part starts; the ones in
+-- flight finish. The caller waits on an event the workers notify as they
+-- end: no polling. Returns true, {value per n} or nil, err.
+local function run_pool(workers, take, part)
+    local task = require "host.task"
+    local ended = task.event()
+    local pool = { results = {} }
+    local running = workers
+    local function worker()
+        while not pool.failed do
+            local n, a, b, c = take(pool)
+            if not n then break end
+            -- A raise must not leave the caller waiting for this worker.
+            local ok, value, err = pcall(part, n, a, b, c)
+            if not ok then
+                pool.failed = pool.failed or errors.new({ kind = "permanent",
+                    code = "upload.part_raised", message = tostring(value), op = "upload part " .. n })
+            elseif value == nil then
+                pool.failed = pool.failed or err
+            else
+                pool.results[n] = value
+            end
+        end
+        running = running - 1
+        ended:notify()
+    end
+    for _ = 1, workers do task.spawn(worker) end
+    while running > 0 do ended:wait() end
+    if pool.failed then return nil, pool.failed end
+    return true, pool.results
+end
+
+-- Runs part(n) for n = 1..count, at most `parallel` at a time (run_pool;
+-- one after another in the caller's own task when parallel is 1).
+-- Returns true, {value per n} or nil, err.
 function M.run_parts(count, parallel, part)
-    local results = {}
     if parallel <= 1 or count <= 1 then
+        local results = {}
         for n = 1, count do
             local value, err = part(n)
             if value == nil then return nil, err end
@@ -67,32 +101,12 @@ function M.run_parts(count, parallel, part)
         end
         return true, results
     end
-    local task = require "host.task"
-    local ended = task.event()
-    local next_n, running, failed = 1, 0, nil
-    local function worker()
-        while not failed and next_n <= count do
-            local n = next_n
-            next_n = n + 1
-            -- A raise must not leave the caller waiting for this worker.
-            local ok, value, err = pcall(part, n)
-            if not ok then
-                failed = failed or errors.new({ kind = "permanent", code = "upload.part_raised",
-                    message = tostring(value), op = "upload part " .. n })
-            elseif value == nil then
-                failed = failed or err
-            else
-                results[n] = value
-            end
-        end
-        running = running - 1
-        ended:notify()
-    end
-    running = math.min(parallel, count)
-    for _ = 1, running do task.spawn(worker) end
-    while running > 0 do ended:wait() end
-    if failed then return nil, failed end
-    return true, results
+    local next_n = 1
+    return run_pool(math.min(parallel, count), function()
+        if next_n > count then return nil end
+        next_n = next_n + 1
+        return next_n - 1
+    end, part)
 end
 
 -- A file still being written, as the uploads see it (the daemon's staging
@@ -119,49 +133,27 @@ end
 -- complete (an empty file is one empty part). put(n, path, offset, length)
 -- as part(n) of run_parts. Returns true, {value per n}, size or nil, err.
 function M.stream_parts(source, part_size, parallel, put)
-    local task = require "host.task"
-    local ended = task.event()
-    local results, count, size, failed = {}, nil, nil, nil
-    local next_n, running = 1, 0
-    local function take_part()
+    local count, size, next_n = nil, nil, 1
+    local ok, results = run_pool(math.max(1, parallel), function(pool)
         local n = next_n
         if count and n > count then return nil end
         next_n = n + 1
         local offset = (n - 1) * part_size
         local have, final = M.wait_for(source, offset + part_size)
-        if failed then return nil end -- another part failed while this one waited
+        if pool.failed then return nil end -- another part failed while this one waited
         if have == nil then
-            failed = failed or final
+            pool.failed = final
             return nil
         end
+        local length = part_size
         if final then
-            size, count = final, math.max(1, M.part_count(final, part_size))
+            size, count = final, M.part_count(final, part_size)
             if n > count then return nil end
-            return n, offset, math.min(part_size, final - offset)
+            length = math.min(part_size, final - offset)
         end
-        return n, offset, part_size
-    end
-    local function worker()
-        while not failed do
-            local n, offset, length = take_part()
-            if not n then break end
-            local ok, value, err = pcall(put, n, source:path(), offset, length)
-            if not ok then
-                failed = failed or errors.new({ kind = "permanent", code = "upload.part_raised",
-                    message = tostring(value), op = "upload part " .. n })
-            elseif value == nil then
-                failed = failed or err
-            else
-                results[n] = value
-            end
-        end
-        running = running - 1
-        ended:notify()
-    end
-    running = math.max(1, parallel)
-    for _ = 1, running do task.spawn(worker) end
-    while running > 0 do ended:wait() end
-    if failed then return nil, failed end
+        return n, source:path(), offset, length
+    end, put)
+    if not ok then return nil, results end
     return true, results, size
 end
 
